@@ -36,7 +36,19 @@ from .sources import SourceReport, load_sources
 
 log = logging.getLogger(__name__)
 
-LEXICAL_PARAMS = {"k1": 1.2, "b": 0.75, "tokenizer": "jieba-cut_for_search+legal-terms"}
+def _vocabulary_hash() -> str:
+    import hashlib
+
+    h = hashlib.sha1()
+    for name in ("expansions.toml", "aliases.toml"):
+        path = Path(__file__).with_name(name)
+        h.update(path.read_bytes() if path.exists() else b"")
+    return h.hexdigest()[:16]
+
+
+# The user dictionary comes from the vocabulary files, so editing them must rebuild the lexical index.
+LEXICAL_PARAMS = {"k1": 1.2, "b": 0.75, "tokenizer": "jieba-cut_for_search+legal-terms",
+                  "vocabulary": _vocabulary_hash()}
 
 
 def chunking_params(settings: Settings) -> dict:

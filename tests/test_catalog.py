@@ -1,0 +1,57 @@
+import pytest
+
+from pufa.catalog import Catalog
+from pufa.errors import NotFoundError
+from pufa.indexer import current_build
+
+
+@pytest.fixture(scope="module")
+def catalog(mini_index):
+    return Catalog.open(current_build(mini_index.index_dir) / "catalog.sqlite")
+
+
+@pytest.mark.parametrize("name,title", [
+    ("大气污染防治法", "中华人民共和国大气污染防治法"),
+    ("中华人民共和国大气污染防治法", "中华人民共和国大气污染防治法"),
+    ("《大气污染防治法》", "中华人民共和国大气污染防治法"),
+    ("大气法", "中华人民共和国大气污染防治法"),
+    ("法典", "中华人民共和国生态环境法典"),
+    ("处罚法", "中华人民共和国行政处罚法"),
+    ("复议法", "中华人民共和国行政复议法"),
+])
+def test_resolve_law_by_name_short_name_and_alias(catalog, name, title):
+    assert catalog.resolve_law(name).title == title
+
+
+def test_current_version_wins_over_history(catalog):
+    # the package database holds two 商标法 versions; the one in force answers
+    assert catalog.resolve_law("商标法").status == "现行有效"
+
+
+@pytest.mark.parametrize("number", ["99", "九十九", "第九十九条", "第99条", 99])
+def test_article_lookup_accepts_numeral_forms(catalog, number):
+    a = catalog.article("大气法", number)
+    assert a.article_no == "第九十九条"
+    assert a.status == "已废止"
+    assert "十万元以上一百万元以下" in a.text
+
+
+def test_code_article_1242(catalog):
+    a = catalog.article("生态环境法典", "第一千二百四十二条")
+    assert a.num == 1242 and "大气污染防治法" in a.text and a.effective == "2026-08-15"
+
+
+def test_missing_article_says_range(catalog):
+    with pytest.raises(NotFoundError, match="1–129"):
+        catalog.article("大气污染防治法", 999)
+
+
+def test_unknown_law_suggests_near_matches(catalog):
+    with pytest.raises(NotFoundError) as err:
+        catalog.resolve_law("大气污染法规")
+    assert any("大气" in s for s in err.value.suggestions)
+
+
+def test_not_an_article_number(catalog):
+    with pytest.raises(NotFoundError, match="not an article number"):
+        catalog.article("大气法", "abc")
