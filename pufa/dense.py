@@ -143,11 +143,20 @@ class DenseIndex:
                 progress(len(pending))
         return done
 
+    def vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of the given chunks (those embedded so far)."""
+        if not chunk_ids:
+            return {}
+        got = self._collection.get(ids=list(dict.fromkeys(chunk_ids)), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+
     def query(self, text: str, k: int = 50) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) best first. Empty when nothing is embedded yet."""
+        return self.query_vector(self.embedder.embed_query(text), k)
+
+    def query_vector(self, vec: np.ndarray, k: int = 50) -> list[tuple[str, float]]:
         if self.count() == 0:
             return []
-        vec = self.embedder.embed_query(text)
         res = self._collection.query(query_embeddings=[vec.astype(np.float32)], n_results=k, include=["distances"])
         ids = res["ids"][0]
         dists = res["distances"][0]

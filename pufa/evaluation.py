@@ -131,18 +131,19 @@ def run_system(name: str, system: System, questions: list[Question], k: int = 10
 
 
 class MemoRetriever:
-    """Caches each leg's candidates so a parameter sweep re-runs only the fusion."""
+    """Caches query embeddings and lexical scores so a parameter sweep re-runs only the fusion."""
 
     def __init__(self, retriever: Retriever):
         self.retriever = retriever
-        dense, lexical = retriever.dense, retriever.lexical
-        if dense is not None:
-            dense_query = lru_cache(maxsize=None)(dense.query)
-            dense.query = dense_query  # type: ignore[method-assign]
-        lexical_top = lexical.top
+        if retriever.dense is not None:
+            embedder = retriever.dense.embedder
+            embed_query = embedder.embed_query
+            embedder.embed_query = lru_cache(maxsize=None)(embed_query)  # type: ignore[method-assign]
+        lexical = retriever.lexical
+        lexical_scores = lexical.scores
 
-        @lru_cache(maxsize=None)
-        def top(frozen: tuple, k: int):
-            return lexical_top(dict(frozen), k)
+        @lru_cache(maxsize=4096)
+        def scores(frozen: tuple):
+            return lexical_scores(dict(frozen))
 
-        lexical.top = lambda terms, k=100: top(tuple(sorted(terms.items())), k)  # type: ignore[method-assign]
+        lexical.scores = lambda terms: scores(tuple(sorted(terms.items())))  # type: ignore[method-assign]

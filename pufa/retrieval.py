@@ -4,9 +4,9 @@ Legs:
 1. exact — article references in the question ("法典第八十条", "大气法99条") go straight to the catalog;
 2. lexical — BM25 over jieba tokens of the question plus lay→legal expansions (weighted lower);
 3. dense — the embedder's nearest chunks (whatever is embedded so far).
-Chunk hits are folded into articles and fused by a weighted reciprocal-rank sum plus a
-normalised-score term; the weights and depths are chosen by measurement (`pufa eval --sweep`),
-not by taste. A law named in the question boosts its articles; repealed laws and historical
+Chunk scores are folded into articles (best chunk), every candidate gets both a lexical and a dense
+score, and the two normalised scores are mixed; the weights and depths are chosen by measurement
+(`bench/tune_retrieval.py`), not by taste. A law named in the question boosts its articles; repealed laws and historical
 versions are demoted unless the question names them.
 """
 
@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from .catalog import Catalog
 from .dense import DenseIndex
-from .errors import NotFoundError
+from .errors import IndexMismatchError, NotFoundError
 from .lexical import LexicalIndex
 from .query import QueryAnalysis, Vocabulary, analyse
 from .records import STATUS_CURRENT, Article, Hit, Law
@@ -32,25 +34,39 @@ ArticleKey = tuple[str, int, int]
 
 @dataclass(frozen=True)
 class RetrievalParams:
-    depth: int = 100  # candidates taken from each leg
+    depth: int = 100  # candidate articles taken from each leg
+    w_lexical: float = 1.0  # weight of the lexical score normalised by the best candidate's
+    w_dense: float = 1.0  # weight of the dense cosine rescaled to [0, 1] over the candidates
+    w_rrf: float = 0.0  # weight of a reciprocal-rank-fusion term (k = rrf_k)
     rrf_k: float = 60.0
-    w_lexical: float = 1.0
-    w_dense: float = 1.0
-    w_lex_score: float = 0.0  # weight of the lexical score normalised by the best score
-    w_dense_score: float = 0.0  # weight of the dense cosine above the best candidate's
     expansion_weight: float = 0.6
-    law_name_boost: float = 0.02
+    law_name_boost: float = 0.3
     non_current_factor: float = 0.5
     legs: tuple[str, ...] = ("exact", "lexical", "dense")
 
 
-@dataclass
-class _Candidate:
-    key: ArticleKey
-    score: float = 0.0
-    legs: dict[str, int] = field(default_factory=dict)
-    lex_score: float = 0.0
-    dense_score: float = 0.0
+class _ArticleTable:
+    """Positions of the lexical index's chunks grouped by article (chunks of an article are adjacent)."""
+
+    def __init__(self, catalog: Catalog, lexical: LexicalIndex):
+        keys: list[ArticleKey] = []
+        starts: list[int] = []
+        group_of_id: dict[str, list[int]] = {}
+        chunk_ids: list[list[str]] = []
+        for pos, chunk in enumerate(catalog.iter_chunks()):
+            key = (chunk.law_id, chunk.num, chunk.sub)
+            if not keys or keys[-1] != key:
+                keys.append(key)
+                starts.append(pos)
+                chunk_ids.append([])
+            group_of_id.setdefault(chunk.chunk_id, []).append(len(keys) - 1)
+            chunk_ids[-1].append(chunk.chunk_id)
+        if len(lexical.ids) != sum(len(c) for c in chunk_ids):
+            raise IndexMismatchError("The lexical index does not match the catalog; rebuild with: python -m pufa index --rebuild")
+        self.keys = keys
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.group_of_id = group_of_id
+        self.chunk_ids = chunk_ids
 
 
 class Retriever:
@@ -65,7 +81,9 @@ class Retriever:
         self.reranker = reranker
         self._names = catalog.known_names()
         self._laws = {law.law_id: law for law in catalog.laws()}
-        self._current_titles = {law.title for law in self._laws.values() if law.status == STATUS_CURRENT}
+        self._table = _ArticleTable(catalog, lexical)
+        current = STATUS_CURRENT
+        self._factor = np.asarray([1.0 if self._laws[k[0]].status == current else 0.0 for k in self._table.keys])
 
     @classmethod
     def from_settings(cls, settings: Settings, params: RetrievalParams | None = None) -> Retriever:
@@ -123,50 +141,90 @@ class Retriever:
                 continue
         return out
 
+    def _lexical_leg(self, analysis: QueryAnalysis) -> np.ndarray:
+        """Best-chunk BM25 score of every article."""
+        scores = self.lexical.scores(self.query_terms(analysis))
+        return np.maximum.reduceat(scores, self._table.starts) if len(scores) else scores
+
+    def _dense_leg(self, question: str, candidates: list[int], depth: int) -> tuple[dict[int, float], list[int]]:
+        """Cosine of the best chunk for the dense top articles and for every given candidate."""
+        if self.dense is None:
+            return {}, []
+        vec = self.dense.embedder.embed_query(question)
+        cos: dict[int, float] = {}
+        order: list[int] = []
+        for cid, sim in self.dense.query_vector(vec, k=depth * 2):
+            for g in self._table.group_of_id.get(cid, ()):
+                if g not in cos:
+                    order.append(g)
+                cos[g] = max(cos.get(g, -1.0), sim)
+        missing = [g for g in candidates if g not in cos]
+        if missing:
+            ids = [cid for g in missing for cid in self._table.chunk_ids[g]]
+            vectors = self.dense.vectors(ids)
+            for g in missing:
+                sims = [float(vectors[c] @ vec) for c in self._table.chunk_ids[g] if c in vectors]
+                if sims:
+                    cos[g] = max(sims)
+        return cos, order[:depth]
+
     def search(self, question: str, k: int = 10, law: str | None = None) -> list[Hit]:
         p = self.params
         analysis = self.analyse(question)
         named = self._named_laws(analysis, law)
         named_ids = {lw.law_id for lw in named}
-        named_titles = {lw.title for lw in named}
-        cands: dict[ArticleKey, _Candidate] = {}
-        exact_keys: list[ArticleKey] = []
+        keys = self._table.keys
+        exact_keys = [a.key for a in self.exact(analysis, named)] if "exact" in p.legs else []
 
-        if "exact" in p.legs:
-            for a in self.exact(analysis, named):
-                exact_keys.append(a.key)
-
+        lex_rank: dict[int, int] = {}
+        lex = np.zeros(len(keys), dtype=np.float32)
         if "lexical" in p.legs:
-            lex = self.lexical.top(self.query_terms(analysis), k=p.depth * 2)
-            self._fold(cands, "lexical", lex, p.depth)
-        if "dense" in p.legs and self.dense is not None:
-            dense = self.dense.query(analysis.question, k=p.depth * 2)
-            self._fold(cands, "dense", dense, p.depth)
+            lex = self._lexical_leg(analysis)
+            top = np.argpartition(-lex, min(p.depth, len(lex) - 1))[: p.depth]
+            top = [int(g) for g in top[np.argsort(-lex[top])] if lex[g] > 0]
+            lex_rank = {g: r for r, g in enumerate(top, 1)}
+        if law:  # an explicit law restricts the candidates to it
+            named_groups = [g for g, key in enumerate(keys) if key[0] in named_ids]
+            lex_rank = {g: r for r, g in enumerate(sorted(named_groups, key=lambda g: -lex[g])[: p.depth], 1)}
+        cos: dict[int, float] = {}
+        dense_rank: dict[int, int] = {}
+        if "dense" in p.legs:
+            cos, order = self._dense_leg(analysis.question, list(lex_rank), p.depth)
+            if law:
+                order = [g for g in order if keys[g][0] in named_ids]
+            dense_rank = {g: r for r, g in enumerate(order, 1)}
+            for g in lex_rank:
+                cos.setdefault(g, 0.0)
+        cands = set(lex_rank) | set(dense_rank)
+        best_lex = max((float(lex[g]) for g in cands), default=0.0) or 1.0
+        sims = [cos[g] for g in cands if g in cos]
+        hi, lo = (max(sims), min(sims)) if sims else (1.0, 0.0)
+        span = (hi - lo) or 1.0
+        scored: list[tuple[float, int]] = []
+        for g in cands:
+            s = p.w_lexical * float(lex[g]) / best_lex
+            if g in cos:
+                s += p.w_dense * (cos[g] - lo) / span
+            if p.w_rrf:
+                s += p.w_rrf * sum(1.0 / (p.rrf_k + ranks[g]) for ranks in (lex_rank, dense_rank) if g in ranks)
+            if keys[g][0] in named_ids:
+                s += p.law_name_boost
+            elif not self._factor[g]:
+                s *= p.non_current_factor
+            scored.append((s, g))
+        scored.sort(reverse=True)
+        return self._hits(analysis, exact_keys, scored, lex_rank, dense_rank, k)
 
-        best_lex = max((c.lex_score for c in cands.values()), default=0.0) or 1.0
-        best_dense = max((c.dense_score for c in cands.values()), default=0.0)
-        for c in cands.values():
-            s = 0.0
-            if "lexical" in c.legs:
-                s += p.w_lexical / (p.rrf_k + c.legs["lexical"]) + p.w_lex_score * c.lex_score / best_lex
-            if "dense" in c.legs:
-                s += p.w_dense / (p.rrf_k + c.legs["dense"]) + p.w_dense_score * (c.dense_score - best_dense)
-            law_ = self._laws.get(c.key[0])
-            if law_ is not None:
-                if c.key[0] in named_ids:
-                    s += p.law_name_boost
-                elif law_.status != STATUS_CURRENT and law_.title not in named_titles:
-                    s *= p.non_current_factor
-            c.score = s
-        ranked = sorted(cands.values(), key=lambda c: -c.score)
-        keys = list(dict.fromkeys(exact_keys + [c.key for c in ranked]))
-        if law:
-            keys = [key for key in keys if key[0] in named_ids] or keys
-        articles = self.catalog.articles_by_keys(keys[: k * 3])
-        top_score = ranked[0].score if ranked else 1.0
+    def _hits(self, analysis: QueryAnalysis, exact_keys: list[ArticleKey], scored: list[tuple[float, int]],
+              lex_rank: dict[int, int], dense_rank: dict[int, int], k: int) -> list[Hit]:
+        keys = self._table.keys
+        order = list(dict.fromkeys(exact_keys + [keys[g] for _, g in scored[: k * 3]]))
+        articles = self.catalog.articles_by_keys(order)
+        score_of = {keys[g]: (s, g) for s, g in scored}
+        top_score = scored[0][0] if scored else 1.0
         hits: list[Hit] = []
         seen_texts: set[tuple[str, str]] = set()
-        for key in keys:
+        for key in order:
             a = articles.get(key)
             if a is None:
                 continue
@@ -174,9 +232,8 @@ class Retriever:
             if dedup in seen_texts:
                 continue
             seen_texts.add(dedup)
-            c = cands.get(key)
-            legs = dict(c.legs) if c else {}
-            score = c.score if c else 0.0
+            score, g = score_of.get(key, (0.0, -1))
+            legs = {name: ranks[g] for name, ranks in (("lexical", lex_rank), ("dense", dense_rank)) if g in ranks}
             if key in exact_keys:
                 legs["exact"] = exact_keys.index(key) + 1
                 score = top_score + 1.0 - 0.01 * legs["exact"]
@@ -186,26 +243,6 @@ class Retriever:
         if self.reranker is not None and hits:
             hits = self.reranker(analysis.question, hits)
         return hits
-
-    def _fold(self, cands: dict[ArticleKey, _Candidate], leg: str, ranked: list[tuple[str, float]], depth: int) -> None:
-        """Chunk ranks → article ranks (an article's best chunk counts), first `depth` articles."""
-        mapping = self.catalog.chunk_articles([cid for cid, _ in ranked])
-        rank = 0
-        seen: set[ArticleKey] = set()
-        for cid, score in ranked:
-            key = mapping.get(cid)
-            if key is None or key in seen:
-                continue
-            seen.add(key)
-            rank += 1
-            if rank > depth:
-                break
-            c = cands.setdefault(key, _Candidate(key))
-            c.legs[leg] = rank
-            if leg == "lexical":
-                c.lex_score = score
-            else:
-                c.dense_score = score
 
     def _matched(self, analysis: QueryAnalysis, article: Article) -> tuple[str, ...]:
         terms = self.query_terms(analysis)

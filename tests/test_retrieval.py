@@ -1,0 +1,53 @@
+import pytest
+
+from pufa.indexer import open_index
+from pufa.retrieval import Retriever
+
+
+@pytest.fixture(scope="module")
+def retriever(mini_index):
+    index = open_index(mini_index)
+    return Retriever(index.catalog, index.lexical, index.dense)
+
+
+@pytest.mark.parametrize("question,law,num", [
+    ("法典第八十条说的什么", "生态环境法典", 80),
+    ("大气法99条还适用吗", "大气污染防治法", 99),
+    ("行政处罚法第三十三条", "行政处罚法", 33),
+    ("《中华人民共和国行政复议法》第20条怎么规定的", "行政复议法", 20),
+])
+def test_explicit_article_reference_comes_first(retriever, question, law, num):
+    hit = retriever.search(question, k=5)[0]
+    assert (hit.article.law_short, hit.article.num) == (law, num)
+    assert "exact" in hit.legs
+
+
+def test_repealed_article_is_labelled_when_asked_for(retriever):
+    hit = retriever.search("大气污染防治法第九十九条", k=3)[0]
+    assert hit.article.status == "已废止"
+
+
+def test_current_law_ranks_before_repealed_for_plain_questions(retriever):
+    hits = retriever.search("未取得排污许可证排放大气污染物怎么处罚", k=10)
+    statuses = [h.article.status for h in hits]
+    assert statuses[0] == "现行有效"
+    first_repealed = statuses.index("已废止") if "已废止" in statuses else len(statuses)
+    assert first_repealed >= 3
+
+
+def test_lay_words_are_expanded_to_legal_terms(retriever):
+    analysis = retriever.analyse("没批环评就开工了会怎么样")
+    assert any("环境影响" in t for t in analysis.expansion_terms)
+    hits = retriever.search("没批环评就开工了会怎么样", k=10)
+    assert any("擅自开工建设" in h.article.text for h in hits)
+
+
+def test_explain_names_legs_and_terms(retriever):
+    hit = retriever.search("申请行政复议的期限是多久", k=1)[0]
+    text = retriever.explain(hit)
+    assert "lexical" in text and "fused score" in text
+
+
+def test_named_law_restricts_with_law_argument(retriever):
+    hits = retriever.search("罚款", k=5, law="行政处罚法")
+    assert hits and all(h.article.law_short == "行政处罚法" for h in hits)
