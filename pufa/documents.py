@@ -194,7 +194,9 @@ def parse_document(path: Path, *, meta_hints: dict | None = None) -> ParsedDocum
     """Read a file and parse it as a statute when it has numbered articles, else as a guide."""
     path = Path(path)
     text = read_document(path)
-    if looks_like_statute(text):
+    statute = looks_like_statute(text)
+    log.debug("%s: parsing as %s", path, "statute" if statute else "guide")
+    if statute:
         return parse_statute(text, source=str(path), meta_hints=meta_hints)
     title = (meta_hints or {}).get("title") or None
     return parse_guide(text, source=str(path), title=title)
