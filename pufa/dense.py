@@ -147,7 +147,11 @@ class DenseIndex:
         """Stored vectors of the given chunks (those embedded so far)."""
         if not chunk_ids:
             return {}
-        got = self._collection.get(ids=list(dict.fromkeys(chunk_ids)), include=["embeddings"])
+        try:
+            got = self._collection.get(ids=list(dict.fromkeys(chunk_ids)), include=["embeddings"])
+        except Exception as e:  # a store error must degrade to lexical scores, not fail the question
+            log.warning("dense store could not return vectors (%s); scoring without them", e)
+            return {}
         return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
 
     def query(self, text: str, k: int = 50) -> list[tuple[str, float]]:
