@@ -186,6 +186,12 @@ class Catalog:
         return [self._article(law, r) for r in
                 self._query("SELECT * FROM articles WHERE law_id=? ORDER BY position, num, sub", (law_id,))]
 
+    def all_article_texts(self) -> list[tuple[str, int, int, str, str]]:
+        return self._query("SELECT law_id, num, sub, text, COALESCE(chapter, '') FROM articles")
+
+    def articles_mentioning(self, fragment: str) -> list[tuple[str, str]]:
+        return self._query("SELECT law_id, text FROM articles WHERE text LIKE ?", (f"%{fragment}%",))
+
     def iter_chunks(self) -> Iterator[Chunk]:
         for r in self._query("SELECT chunk_id, law_id, num, sub, part, text, priority FROM chunks ORDER BY row"):
             yield Chunk(*r)

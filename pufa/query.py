@@ -70,12 +70,24 @@ class ArticleRef:
     sub: int = 0
 
 
+# What kind of answer the question wants. General legal-question cues, not tied to any question set.
+INTENTS = {
+    "penalty": re.compile(r"罚|处分|后果|责任|担责|违法吗|犯法|会怎么样|会怎样|查到|查出|追究|拘留|坐牢|判刑|吊销|停产|关闭"),
+    "deadline": re.compile(r"多久|多长时间|几天|多少天|多少日|期限|时限|时间限制|什么时候|几个月|多少年|几年|逾期|过期|时效"),
+}
+
+
+def intents_of(text: str) -> frozenset[str]:
+    return frozenset(name for name, pattern in INTENTS.items() if pattern.search(text))
+
+
 @dataclass(frozen=True)
 class QueryAnalysis:
     question: str
     laws: tuple[str, ...] = ()  # names found in the question, longest match first
     refs: tuple[ArticleRef, ...] = ()
     expansions: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    intents: frozenset[str] = frozenset()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -129,4 +141,4 @@ def analyse(question: str, law_names: list[str], vocabulary: Vocabulary) -> Quer
                 law = name
         refs.append(ArticleRef(law, num, sub))
     return QueryAnalysis(question=q, laws=tuple(n for _, _, n in found), refs=tuple(dict.fromkeys(refs)),
-                         expansions=tuple(vocabulary.expand(q)))
+                         expansions=tuple(vocabulary.expand(q)), intents=intents_of(q))

@@ -13,6 +13,7 @@ versions are demoted unless the question names them.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -42,6 +43,9 @@ class RetrievalParams:
     expansion_weight: float = 0.6
     law_name_boost: float = 0.3
     non_current_factor: float = 0.5
+    intent_boost: float = 0.2  # penalty questions → liability articles; deadline questions → articles with time limits
+    counterparts: int = 1  # for a repealed article asked for, how many counterparts in force to add
+    require: str = ""  # only articles with this feature ("penalty"/"deadline"); used to map liability articles
     legs: tuple[str, ...] = ("exact", "lexical", "dense")
 
 
@@ -64,6 +68,7 @@ class _ArticleTable:
         if len(lexical.ids) != sum(len(c) for c in chunk_ids):
             raise IndexMismatchError("The lexical index does not match the catalog; rebuild with: python -m pufa index --rebuild")
         self.keys = keys
+        self.index = {key: g for g, key in enumerate(keys)}
         self.starts = np.asarray(starts, dtype=np.int64)
         self.group_of_id = group_of_id
         self.chunk_ids = chunk_ids
@@ -84,6 +89,8 @@ class Retriever:
         self._table = _ArticleTable(catalog, lexical)
         current = STATUS_CURRENT
         self._factor = np.asarray([1.0 if self._laws[k[0]].status == current else 0.0 for k in self._table.keys])
+        self._features = _article_features(catalog, self._table.keys)
+        self._repealed_by = _repealing_laws(catalog, self._laws)
 
     @classmethod
     def from_settings(cls, settings: Settings, params: RetrievalParams | None = None) -> Retriever:
@@ -115,7 +122,9 @@ class Retriever:
 
     def query_terms(self, analysis: QueryAnalysis) -> dict[str, float]:
         terms: dict[str, float] = {}
-        for t in self.lexical.tokenizer.tokens(analysis.question):
+        # article numbers ("第一百一十二条") are handled by the exact leg; as BM25 terms they only add noise
+        text = _REF_SPAN.sub(" ", analysis.question)
+        for t in self.lexical.tokenizer.tokens(text):
             terms[t] = terms.get(t, 0.0) + 1.0
         for legal in analysis.expansion_terms:
             for t in self.lexical.tokenizer.tokens(legal):
@@ -201,12 +210,17 @@ class Retriever:
         hi, lo = (max(sims), min(sims)) if sims else (1.0, 0.0)
         span = (hi - lo) or 1.0
         scored: list[tuple[float, int]] = []
+        if p.require:
+            cands = {g for g in cands if self._features[p.require][g]}
         for g in cands:
             s = p.w_lexical * float(lex[g]) / best_lex
             if g in cos:
                 s += p.w_dense * (cos[g] - lo) / span
             if p.w_rrf:
                 s += p.w_rrf * sum(1.0 / (p.rrf_k + ranks[g]) for ranks in (lex_rank, dense_rank) if g in ranks)
+            for intent in analysis.intents:
+                if self._features[intent][g]:
+                    s += p.intent_boost
             if keys[g][0] in named_ids:
                 s += p.law_name_boost
             elif not self._factor[g]:
@@ -215,9 +229,38 @@ class Retriever:
         scored.sort(reverse=True)
         return self._hits(analysis, exact_keys, scored, lex_rank, dense_rank, k)
 
+    def counterparts(self, article: Article, k: int = 1) -> list[Hit]:
+        """Articles in force that correspond to a repealed article (searching the repealing law with its text)."""
+        replacement = self._repealed_by.get(article.law_id)
+        if replacement is None or k <= 0:
+            return []
+        g = self._table.index.get(article.key)
+        # the counterpart of a liability article is a liability article
+        require = "penalty" if g is not None and self._features["penalty"][g] else ""
+        finder = self.with_params(legs=("lexical", "dense"), intent_boost=0.0, counterparts=0, require=require)
+        # An article listing several violations (（一）（二）…) usually maps to several articles in force:
+        # look each item up on its own, with the lead sentence for context.
+        lines = [ln for ln in article.text.split("\n") if ln.strip()]
+        items = [ln for ln in lines if re.match(r"^[（(][一二三四五六七八九十]+[)）]", ln)]
+        queries = items if items and len(items) <= 6 else [article.text]
+        out: dict[ArticleKey, Hit] = {}
+        for query in queries:
+            for hit in finder.search(query, k=1 if len(queries) > 1 else k, law=replacement.title):
+                out.setdefault(hit.article.key, hit)
+        return list(out.values())[: max(k, len(queries))]
+
     def _hits(self, analysis: QueryAnalysis, exact_keys: list[ArticleKey], scored: list[tuple[float, int]],
               lex_rank: dict[int, int], dense_rank: dict[int, int], k: int) -> list[Hit]:
         keys = self._table.keys
+        extra: dict[ArticleKey, Hit] = {}
+        with_counterparts: list[ArticleKey] = []
+        for key in exact_keys:
+            with_counterparts.append(key)
+            if key[0] in self._repealed_by and self.params.counterparts:
+                for hit in self.counterparts(self.catalog.article_by_key(*key), self.params.counterparts):
+                    with_counterparts.append(hit.article.key)
+                    extra[hit.article.key] = hit
+        exact_keys = list(dict.fromkeys(with_counterparts))
         order = list(dict.fromkeys(exact_keys + [keys[g] for _, g in scored[: k * 3]]))
         articles = self.catalog.articles_by_keys(order)
         score_of = {keys[g]: (s, g) for s, g in scored}
@@ -235,8 +278,11 @@ class Retriever:
             score, g = score_of.get(key, (0.0, -1))
             legs = {name: ranks[g] for name, ranks in (("lexical", lex_rank), ("dense", dense_rank)) if g in ranks}
             if key in exact_keys:
-                legs["exact"] = exact_keys.index(key) + 1
-                score = top_score + 1.0 - 0.01 * legs["exact"]
+                if key in extra:
+                    legs = {"counterpart": 1}
+                else:
+                    legs["exact"] = exact_keys.index(key) + 1
+                score = top_score + 1.0 - 0.01 * (exact_keys.index(key) + 1)
             hits.append(Hit(a, score, legs, self._matched(analysis, a)))
             if len(hits) >= k:
                 break
@@ -252,6 +298,41 @@ class Retriever:
         legs = ", ".join(f"{leg} #{rank}" for leg, rank in sorted(hit.legs.items(), key=lambda x: x[1])) or "—"
         terms = "、".join(hit.matched_terms[:12]) or "—"
         return f"legs: {legs}; matched terms: {terms}; fused score {hit.score:.4f}"
+
+
+_REF_SPAN = re.compile(r"第?\s*[零〇一二两三四五六七八九十百千万\d]+\s*条(?:\s*之\s*[一二三四五六七八九十\d]+)?")
+_DEADLINE = re.compile(r"[〇零一二三四五六七八九十百\d]+(?:日|天|个月|年)(?:内|以内|之内|起|前)|期限|时效|期间")
+_PENALTY = re.compile(r"罚款|处罚|拘留|吊销|责令停业|责令关闭|没收")
+
+
+def _article_features(catalog: Catalog, keys: list[ArticleKey]) -> dict[str, np.ndarray]:
+    """Per-article flags used by the intent boosts (liability article, states a time limit)."""
+    penalty = np.zeros(len(keys), dtype=bool)
+    deadline = np.zeros(len(keys), dtype=bool)
+    position = {key: i for i, key in enumerate(keys)}
+    for law_id, num, sub, text, chapter in catalog.all_article_texts():
+        i = position.get((law_id, num, sub))
+        if i is None:
+            continue
+        penalty[i] = "法律责任" in chapter or bool(_PENALTY.search(text))
+        deadline[i] = bool(_DEADLINE.search(text))
+    return {"penalty": penalty, "deadline": deadline}
+
+
+def _repealing_laws(catalog: Catalog, laws: dict[str, Law]) -> dict[str, Law]:
+    """Repealed law id → the law in force whose text repeals it (e.g. 法典 第一千二百四十二条)."""
+    out: dict[str, Law] = {}
+    repealed = [law for law in laws.values() if law.status == "已废止"]
+    if not repealed:
+        return out
+    for law_id, text in catalog.articles_mentioning("废止"):
+        repealer = laws.get(law_id)
+        if repealer is None or repealer.status != STATUS_CURRENT:
+            continue
+        for law in repealed:
+            if f"《{law.title}》" in text and law.law_id not in out:
+                out[law.law_id] = repealer
+    return out
 
 
 def timed_search(retriever: Retriever, question: str, k: int) -> tuple[list[Hit], float]:
