@@ -22,10 +22,11 @@ from pufa.retrieval import Retriever  # noqa: E402
 from pufa.settings import Settings, apply_offline_defaults  # noqa: E402
 
 GRID = {
-    "w_dense": [0.0, 0.5, 0.8, 1.0, 1.3, 1.6, 2.0],
+    "w_dense": [2.0, 3.0, 4.0, 6.0],
     "w_rrf": [0.0, 10.0],
-    "expansion_weight": [0.4, 0.6, 0.8],
-    "depth": [50, 100],
+    "expansion_weight": [0.6],
+    "intent_boost": [0.1, 0.2],
+    "law_prior": [0.0, 0.5, 1.0, 2.0],
 }
 
 
