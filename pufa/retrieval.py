@@ -100,7 +100,12 @@ class Retriever:
         from .indexer import open_index
 
         index = open_index(settings)
-        return cls(index.catalog, index.lexical, index.dense, params=params)
+        reranker = None
+        if settings.reranker:
+            from .rerank import CrossEncoderReranker
+
+            reranker = CrossEncoderReranker(settings.reranker)
+        return cls(index.catalog, index.lexical, index.dense, params=params, reranker=reranker)
 
     def with_params(self, **changes) -> Retriever:
         clone = object.__new__(Retriever)
@@ -272,7 +277,8 @@ class Retriever:
                     with_counterparts.append(hit.article.key)
                     extra[hit.article.key] = hit
         exact_keys = list(dict.fromkeys(with_counterparts))
-        order = list(dict.fromkeys(exact_keys + [keys[g] for _, g in scored[: k * 3]]))
+        depth = max(k, getattr(self.reranker, "depth", 0)) if self.reranker is not None else k
+        order = list(dict.fromkeys(exact_keys + [keys[g] for _, g in scored[: depth * 3]]))
         articles = self.catalog.articles_by_keys(order)
         score_of = {keys[g]: (s, g) for s, g in scored}
         top_score = scored[0][0] if scored else 1.0
@@ -295,11 +301,11 @@ class Retriever:
                     legs["exact"] = exact_keys.index(key) + 1
                 score = top_score + 1.0 - 0.01 * (exact_keys.index(key) + 1)
             hits.append(Hit(a, score, legs, self._matched(analysis, a)))
-            if len(hits) >= k:
+            if len(hits) >= depth:
                 break
         if self.reranker is not None and hits:
             hits = self.reranker(analysis.question, hits)
-        return hits
+        return hits[:k]
 
     def _matched(self, analysis: QueryAnalysis, article: Article) -> tuple[str, ...]:
         terms = self.query_terms(analysis)
