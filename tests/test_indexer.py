@@ -112,3 +112,30 @@ def test_dense_topk_equals_brute_force_cosine(mini_index):
         brute = [chunks[i].chunk_id for i in np.argsort(-(matrix @ q))[:10]]
         got = [cid for cid, _ in index.dense.query(question, k=10)]
         assert len(set(got) & set(brute)) >= 9, (question, got, brute)
+
+
+def test_background_filler_embeds_priority_first_and_stops_cleanly(tmp_path):
+    from pufa.indexer import DenseFiller
+
+    db = make_mini_db(tmp_path / "laws.db", ("中华人民共和国行政复议法", "中华人民共和国商标法"))
+    settings = _settings(tmp_path, db)
+    emb = HashEmbedder()
+    build_index(settings, emb.name, emb.dim)
+    index = open_index(settings, embedder=emb)
+    todo = chunks_to_embed(index.catalog, index.dense)
+    # administrative-procedure law before the others
+    assert todo[0].priority == 0 and todo[-1].priority > 0
+
+    stopped = DenseFiller(index.catalog, index.dense, batch=4)
+    stopped.stop_event.set()
+    stopped.start()
+    stopped.join(timeout=30)
+    assert index.dense.count() == 0  # a stop before any batch embeds nothing
+
+    filler = DenseFiller(index.catalog, index.dense, batch=8)
+    filler.start()
+    filler.join(timeout=120)
+    assert filler.error is None and filler.done == filler.total == len(todo)
+    assert chunks_to_embed(index.catalog, index.dense) == []
+    # a new process (re-opened store) sees the persisted vectors: the fill resumes, not restarts
+    assert open_index(settings, embedder=emb).dense.count() == len(todo)
