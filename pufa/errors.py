@@ -38,3 +38,23 @@ class NotFoundError(PufaError):
 
 class EmbedderError(PufaError):
     """The embedding model cannot be loaded or used."""
+
+
+class InputError(PufaError):
+    """A question or request that cannot be processed as given (empty, too long, malformed)."""
+
+
+class LLMError(PufaError):
+    """The language-model backend failed: down, too slow, an HTTP error, garbage, a cut stream or an empty reply.
+
+    `kind` names what happened ("down", "timeout", "http", "garbage", "cut", "empty", "error") so callers
+    can count failures by cause; the message never contains the API key.
+    """
+
+    def __init__(self, message: str, kind: str = "error"):
+        super().__init__(message)
+        self.kind = kind
+
+
+class PromptError(ConfigError):
+    """A prompt file is broken, or a prompt was rendered with missing or unexpected variables."""

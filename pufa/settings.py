@@ -42,7 +42,9 @@ class Settings:
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: str = field(default="", repr=False)
-    llm_timeout: float = 30.0
+    llm_timeout: float = 30.0  # seconds for a whole LLM call, first byte to last token
+    llm_temperature: float = 0.1
+    llm_max_tokens: int = 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
