@@ -73,3 +73,12 @@ def mini_index(tmp_path_factory, mini_db) -> Settings:
     index = open_index(settings, embedder=emb)
     index.dense.fill(chunks_to_embed(index.catalog, index.dense), batch=64)
     return settings
+
+
+@pytest.fixture
+def openai_stub():
+    """A loopback OpenAI-compatible chat server (tests/openai_stub.py), stopped after the test."""
+    from openai_stub import OpenAIStub
+
+    with OpenAIStub() as stub:
+        yield stub
