@@ -103,8 +103,10 @@ class OpenAICompatibleBackend:
                             limits=httpx.Limits(max_connections=20, max_keepalive_connections=5))
         model = ChatOpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key or PLACEHOLDER_KEY,
                            model=settings.llm_model, timeout=timeout, max_retries=0,
-                           temperature=settings.llm_temperature, max_tokens=settings.llm_max_tokens,
-                           http_client=http)
+                           temperature=settings.llm_temperature, http_client=http,
+                           # The classic `max_tokens` field: ChatOpenAI would send `max_completion_tokens`,
+                           # which some OpenAI-compatible servers ignore.
+                           extra_body={"max_tokens": settings.llm_max_tokens})
         # `streaming` is left unset on purpose: set to False, langchain turns .stream() into one invoke.
         return model, http
 

@@ -60,7 +60,7 @@ class Fault:
 class RecordedRequest:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: dict | None
 
     @property
@@ -193,6 +193,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in separate writes; no 40 ms delayed-ACK stall
     owner: OpenAIStub
 
     def log_message(self, format, *args):  # keep test output clean
@@ -201,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- routes ------------------------------------------------------------------------------
 
     def do_GET(self):
-        self.owner.record(RecordedRequest("GET", self.path, dict(self.headers), None))
+        self.owner.record(RecordedRequest("GET", self.path, self._headers(), None))
         if self.path.rstrip("/") != "/v1/models":
             return self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
         self._json(200, {"object": "list", "data": [
@@ -214,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             body = None
-        self.owner.record(RecordedRequest("POST", self.path, dict(self.headers), body))
+        self.owner.record(RecordedRequest("POST", self.path, self._headers(), body))
         if self.path.rstrip("/") != "/v1/chat/completions":
             return self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -235,6 +236,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(pieces, fault)
         else:
             self._complete("".join(pieces), fault)
+
+    def _headers(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in self.headers.items()}
 
     # ---- bodies ------------------------------------------------------------------------------
 
