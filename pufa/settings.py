@@ -45,6 +45,15 @@ class Settings:
     llm_timeout: float = 30.0  # seconds for a whole LLM call, first byte to last token
     llm_temperature: float = 0.1
     llm_max_tokens: int = 1024
+    # Answers
+    max_question_chars: int = 500  # longer questions are rejected with a message saying the limit
+    # The web app (app.py)
+    host: str = "127.0.0.1"
+    port: int = 7860
+    admin_token: str = field(default="", repr=False)  # "" = administration pages off
+    dense_fill: int = 1  # 1 = the serving process fills missing dense vectors in the background
+    queue_concurrency: int = 4  # Gradio queue workers for chat; chosen by bench/app_sessions.py
+    bureau_name: str = "当地生态环境局"  # named in the disclaimer: whom to contact
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -1,0 +1,1 @@
+"""Web front-ends: the Gradio chat, the article pages, administration, served by one FastAPI app."""
