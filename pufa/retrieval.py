@@ -311,6 +311,18 @@ class Retriever:
         terms = self.query_terms(analysis)
         return tuple(t for t in terms if len(t) >= 2 and t in article.text)
 
+    def similarity(self, question: str, hits: list[Hit]) -> float | None:
+        """Best cosine between the question and the given hits' embedded chunks; None without vectors."""
+        if self.dense is None or not hits:
+            return None
+        ids = [c for h in hits if h.article.key in self._table.index
+               for c in self._table.chunk_ids[self._table.index[h.article.key]]]
+        vectors = self.dense.vectors(ids) if ids else {}
+        if not vectors:
+            return None
+        vec = self.dense.embedder.embed_query(question)
+        return max(float(v @ vec) for v in vectors.values())
+
     def explain(self, hit: Hit) -> str:
         legs = ", ".join(f"{leg} #{rank}" for leg, rank in sorted(hit.legs.items(), key=lambda x: x[1])) or "—"
         terms = "、".join(hit.matched_terms[:12]) or "—"

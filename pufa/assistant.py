@@ -1,0 +1,202 @@
+"""The answer pipeline every front-end uses: question → retrieval → refusal or answer → verification.
+
+`Assistant.stream()` yields SourcesEvent, TextEvent pieces and one FinalEvent; `ask()` returns the
+final Answer. The offline default writes an extractive answer; with an LLM backend configured the
+LLM writes from the same numbered sources, and any failure falls back to the extractive answer
+with a notice. Both are verified (`citations.verify`) before they reach the user. Answers are stated
+as of the assistant's clock (today); a repealed article is shown with its counterpart in force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+from .answer import Answer, Citation, Draft, Event, FinalEvent, SourcesEvent, TextEvent, Turn, PERSONAS
+from .catalog import Catalog
+from .citations import verify
+from .errors import InputError
+from .extractive import ExtractiveComposer, Source, load_remedies, md_escape
+from .passages import OBLIGATION, PENALTY, PieceScorer, pieces
+from .records import STATUS_CURRENT, Hit
+from .refusal import Refusal, RefusalPolicy
+from .retrieval import Retriever
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+_FOLLOWUP = re.compile(r"^(那|那么|那如果|如果|要是|假如|还有|另外|这种|这个|那个|这样|其中|它|同样|再|又|而且|并且|但是|可是)")
+RETRIEVE_K = 8
+SOURCES_K = 6
+
+
+class Assistant:
+    def __init__(self, retriever: Retriever, catalog: Catalog | None = None, backend=None, *,
+                 settings: Settings | None = None, clock: Callable[[], dt.date] | None = None,
+                 policy: RefusalPolicy | None = None, prompts=None):
+        self.retriever = retriever
+        self.catalog = catalog or retriever.catalog
+        self.backend = backend
+        self.settings = settings or Settings()
+        self.clock = clock or dt.date.today
+        self.policy = policy or RefusalPolicy()
+        self.composer = ExtractiveComposer(load_remedies(self.catalog))
+        self.prompts = prompts
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Assistant:
+        retriever = Retriever.from_settings(settings)
+        backend = prompts = None
+        if settings.llm_enabled:
+            from .llm import make_backend
+            from .prompts import load_prompts
+
+            backend = make_backend(settings)
+            prompts = load_prompts()
+        return cls(retriever, retriever.catalog, backend, settings=settings, prompts=prompts)
+
+    # ---- public interface -------------------------------------------------------------------
+    def ask(self, question: str, persona: str = "enterprise", history: Sequence[Turn] = ()) -> Answer:
+        final = None
+        for event in self.stream(question, persona, history):
+            if isinstance(event, FinalEvent):
+                final = event.answer
+        assert final is not None  # stream() always ends with a FinalEvent
+        return final
+
+    def stream(self, question: str, persona: str = "enterprise", history: Sequence[Turn] = ()) -> Iterator[Event]:
+        question = self._check(question, persona)
+        as_of = self.clock().isoformat()
+        resolved = self.resolve(question, history)
+        refusal = self.policy.evasion(resolved)
+        if refusal is not None:
+            yield from self._emit(self._evasion(question, resolved, refusal, persona, as_of))
+            return
+        refusal = self.policy.out_of_scope(question)
+        if refusal is not None:
+            yield from self._emit(self._refuse(question, resolved, refusal, persona, as_of))
+            return
+        analysis = self.retriever.analyse(resolved)
+        hits = self.retriever.search(resolved, k=RETRIEVE_K)
+        terms = self.retriever.query_terms(analysis)
+        if resolved != question:  # a follow-up: its own words say what is asked now
+            for t in self.retriever.query_terms(self.retriever.analyse(question)):
+                terms[t] = terms.get(t, 1.0) * 2.0
+        exact = bool(hits) and "exact" in hits[0].legs
+        if not exact and self.policy.too_weak(resolved, list(terms), hits, self.retriever):
+            yield from self._emit(self._refuse(question, resolved, self.policy.weak, persona, as_of))
+            return
+        sources = self._sources(hits)
+        scorer = PieceScorer(terms, analysis.intents)
+        draft = self.composer.compose(sources, scorer, persona, as_of, lookup=exact)
+        if self.backend is not None:
+            yield from self._llm(question, resolved, sources, draft, persona, as_of, history)
+            return
+        yield from self._emit(self._finish(question, resolved, draft, persona, as_of, "extractive"))
+
+    # ---- steps --------------------------------------------------------------------------------
+    def _check(self, question: str, persona: str) -> str:
+        if persona not in PERSONAS:
+            raise InputError(f"未知的用户类型 {persona!r}，可选：{'、'.join(PERSONAS)}。")
+        question = (question or "").strip()
+        if not question:
+            raise InputError("问题是空的，请输入想咨询的问题。")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise InputError(f"问题太长（{len(question)} 字），请控制在 {limit} 字以内。")
+        return question
+
+    def resolve(self, question: str, history: Sequence[Turn]) -> str:
+        """A follow-up ("那罚款是多少？") is read together with the question it follows."""
+        if not history:
+            return question
+        analysis = self.retriever.analyse(question)
+        if analysis.laws or analysis.refs:
+            return question
+        followup = bool(_FOLLOWUP.match(question)) or (len(question) < 14 and not analysis.expansions)
+        if not followup:
+            return question
+        previous = [t.question for t in history if t.question.strip()][-2:]
+        if len(previous) == 2 and not (_FOLLOWUP.match(previous[1]) or len(previous[1]) < 14):
+            previous = previous[1:]
+        return " ".join(previous + [question])
+
+    def _sources(self, hits: list[Hit]) -> list[Source]:
+        """The top hits, each repealed one followed by its counterpart(s) in force."""
+        out: list[Source] = []
+        seen: set[tuple] = set()
+        counterparts_done: set[str] = set()
+        for rank, hit in enumerate(hits[:SOURCES_K]):
+            a = hit.article
+            if a.key in seen:
+                continue
+            seen.add(a.key)
+            out.append(Source(a, rank, exact="exact" in hit.legs or "counterpart" in hit.legs,
+                              replaces=hit.note if "counterpart" in hit.legs else ""))
+            if a.status != STATUS_CURRENT and rank < 3 and a.law_id not in counterparts_done:
+                for cp in self.retriever.counterparts(a):
+                    if cp.article.key not in seen:
+                        seen.add(cp.article.key)
+                        out.append(Source(cp.article, rank, exact=True, replaces=a.citation(),
+                                          confidence=_confidence(cp)))
+        return out
+
+    def _finish(self, question: str, resolved: str, draft: Draft, persona: str, as_of: str, mode: str,
+                refusal: Refusal | None = None, notices: Sequence[str] = ()) -> Answer:
+        checked = verify(draft.text, draft.sources, self.catalog)
+        all_notices = list(notices) + list(draft.notices) + list(checked.notices)
+        if any(c.article.status != STATUS_CURRENT for c in checked.citations):
+            all_notices.append("引用中包含已废止的条文，仅供对照；请以现行有效的对应条文为准。")
+        return Answer(question=question, answer=checked.text, citations=checked.citations, as_of=as_of, mode=mode,
+                      refused=refusal is not None, refusal_reason=refusal.reason if refusal else None,
+                      notices=tuple(dict.fromkeys(all_notices)), persona=persona, resolved_question=resolved)
+
+    def _emit(self, answer: Answer) -> Iterator[Event]:
+        yield SourcesEvent(answer.citations)
+        for line in answer.answer.split("\n"):
+            yield TextEvent(line + "\n")
+        yield FinalEvent(answer)
+
+    # ---- refusals -----------------------------------------------------------------------------
+    def _refuse(self, question: str, resolved: str, refusal: Refusal, persona: str, as_of: str) -> Answer:
+        text = f"{refusal.message}\n\n{self.policy.where_to_ask}"
+        return self._finish(question, resolved, Draft(text, ()), persona, as_of, "extractive", refusal)
+
+    def _evasion(self, question: str, resolved: str, refusal: Refusal, persona: str, as_of: str) -> Answer:
+        """Refuse, and cite the provision that forbids the act and the one that punishes it."""
+        analysis = self.retriever.analyse(resolved)
+        hits = self.retriever.search(resolved, k=RETRIEVE_K)
+        scorer = PieceScorer(self.retriever.query_terms(analysis), analysis.intents | {"penalty"})
+        citations: list[Citation] = []
+        lines = [refusal.message]
+        for kind in (OBLIGATION, PENALTY):
+            best = None
+            for hit in hits:
+                if hit.article.status != STATUS_CURRENT or any(c.article.key == hit.article.key for c in citations):
+                    continue
+                for piece in pieces(hit.article.text, scorer):
+                    if kind.search(piece.text) and piece.score > 0 and (best is None or piece.score > best[0]):
+                        best = (piece.score, hit.article, piece)
+            if best is not None:
+                n = len(citations) + 1
+                citations.append(Citation(n, best[1], (best[2].text,)))
+                lines.append(f"{md_escape(best[2].text)}[{n}]")
+        lines += ["", refusal.closing, self.policy.where_to_ask]
+        if citations:
+            lines += ["", "**法律依据**"]
+            lines += [f"[{c.n}] 《{c.article.law_short}》{c.article.article_no}（{c.article.status}，"
+                      f"{c.article.effective} 起施行）" for c in citations]
+        draft = Draft("\n".join(lines), tuple(citations))
+        return self._finish(question, resolved, draft, persona, as_of, "extractive", refusal)
+
+    # ---- LLM mode -----------------------------------------------------------------------------
+    def _llm(self, question, resolved, sources, draft, persona, as_of, history) -> Iterator[Event]:
+        from .llm_answer import llm_answer
+
+        yield from llm_answer(self, question, resolved, sources, draft, persona, as_of, history)
+
+
+def _confidence(hit: Hit) -> float | None:
+    return round(min(1.0, max(0.0, hit.score)), 2) if hit.score else None
