@@ -33,6 +33,10 @@ CREATE TABLE chunks (
     part INTEGER NOT NULL, text TEXT NOT NULL, priority INTEGER NOT NULL, row INTEGER PRIMARY KEY);
 CREATE INDEX chunks_id ON chunks(chunk_id);
 CREATE TABLE aliases (alias TEXT PRIMARY KEY, short TEXT NOT NULL);
+CREATE TABLE counterparts (
+    law_id TEXT NOT NULL, num INTEGER NOT NULL, sub INTEGER NOT NULL, target_law_id TEXT NOT NULL,
+    target_num INTEGER NOT NULL, target_sub INTEGER NOT NULL, confidence REAL NOT NULL, method TEXT NOT NULL,
+    PRIMARY KEY (law_id, num, sub, target_law_id, target_num, target_sub));
 """
 
 _ALIASES_FILE = Path(__file__).with_name("aliases.toml")
@@ -54,6 +58,7 @@ class Catalog:
         self._conn = conn
         self._lock = threading.Lock()
         self._names: dict[str, list[Law]] | None = None
+        self._has_counterparts: bool | None = None
 
     # ---- opening -------------------------------------------------------------------------
     @classmethod
@@ -86,6 +91,13 @@ class Catalog:
 
     def add_aliases(self, aliases: dict[str, str]) -> None:
         self._conn.executemany("INSERT OR REPLACE INTO aliases VALUES (?,?)", aliases.items())
+
+    def add_counterparts(self, rows: Iterable) -> None:
+        """Store repealed-article → counterpart rows (pufa.mapping.Counterpart or equal tuples)."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO counterparts VALUES (?,?,?,?,?,?,?,?)",
+            [(r.law_id, r.num, r.sub, r.target_law_id, r.target_num, r.target_sub, r.confidence, r.method)
+             for r in rows])
 
     def commit(self) -> None:
         self._conn.commit()
@@ -191,6 +203,23 @@ class Catalog:
 
     def articles_mentioning(self, fragment: str) -> list[tuple[str, str]]:
         return self._query("SELECT law_id, text FROM articles WHERE text LIKE ?", (f"%{fragment}%",))
+
+    def has_counterparts(self) -> bool:
+        """Whether this catalog holds the repealed-article mapping (catalogs built before it do not)."""
+        if self._has_counterparts is None:
+            self._has_counterparts = bool(
+                self._query("SELECT 1 FROM sqlite_master WHERE type='table' AND name='counterparts'"))
+        return self._has_counterparts
+
+    def counterparts_of(self, article: Article) -> list[tuple[Article, float, str]]:
+        """The articles in force that took over a repealed article: (article, confidence, method), best first."""
+        if not self.has_counterparts():
+            return []
+        rows = self._query("SELECT target_law_id, target_num, target_sub, confidence, method FROM counterparts "
+                           "WHERE law_id=? AND num=? AND sub=? ORDER BY confidence DESC, target_num, target_sub",
+                           article.key)
+        found = self.articles_by_keys([r[:3] for r in rows])
+        return [(found[r[:3]], float(r[3]), r[4]) for r in rows if r[:3] in found]
 
     def iter_chunks(self) -> Iterator[Chunk]:
         for r in self._query("SELECT chunk_id, law_id, num, sub, part, text, priority FROM chunks ORDER BY row"):

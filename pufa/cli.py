@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import commands_ask, commands_extra
 
     commands_extra.register(sub, common)
+    from . import commands_map
+
+    commands_map.register(sub, common)
     commands_ask.register(sub, common)
     return p
 

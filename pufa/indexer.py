@@ -2,7 +2,7 @@
 
 Layout under the index dir:
     CURRENT                 name of the build in service (replaced atomically)
-    builds/<id>/            manifest.json, catalog.sqlite, lexical/  (one per build)
+    builds/<id>/            manifest.json, catalog.sqlite (incl. the repealed-article mapping), lexical/
     dense/                  Chroma store; vectors keyed by chunk content hash, shared by builds
 
 A build is written aside under builds/ and swapped in by replacing CURRENT, so a failed or
@@ -30,6 +30,7 @@ from .embedders import Embedder, make_embedder
 from .errors import CorpusError, IndexMissingError
 from .lexical import LexicalIndex, Tokenizer
 from .manifest import SCHEMA_VERSION, Manifest
+from .mapping import compute_counterparts
 from .records import Article, Chunk, Law
 from .settings import Settings
 from .sources import SourceReport, load_sources
@@ -166,6 +167,9 @@ def build_index(settings: Settings, embedder_name: str, embedder_dim: int, force
             if progress:
                 progress("catalog", i + 1, len(docs))
         catalog.add_aliases(builtin_aliases())
+        t_map = time.perf_counter()
+        catalog.add_counterparts(compute_counterparts(catalog))
+        log.info("counterparts of repealed articles computed in %.1fs", time.perf_counter() - t_map)
         catalog.commit()
         catalog.close()
         if progress:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .errors import IndexMismatchError
 
-SCHEMA_VERSION = 1
+# 2: the catalog holds the repealed-article → counterpart mapping (pufa.mapping)
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)

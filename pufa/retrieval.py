@@ -246,10 +246,17 @@ class Retriever:
         return self._hits(analysis, exact_keys, scored, lex_rank, dense_rank, k)
 
     def counterparts(self, article: Article, k: int = 1) -> list[Hit]:
-        """Articles in force that correspond to a repealed article (searching the repealing law with its text)."""
+        """Articles in force that correspond to a repealed article.
+
+        From the mapping stored in the catalog at index time (pufa.mapping; score = its confidence, all
+        stored counterparts, at most three), else by searching the repealing law with the article's text.
+        """
         replacement = self._repealed_by.get(article.law_id)
         if replacement is None or k <= 0:
             return []
+        if self.catalog.has_counterparts():
+            return [Hit(a, conf, {"counterpart": rank}, note=article.citation())
+                    for rank, (a, conf, _method) in enumerate(self.catalog.counterparts_of(article), 1)]
         g = self._table.index.get(article.key)
         # the counterpart of a liability article is a liability article
         require = "penalty" if g is not None and self._features["penalty"][g] else ""
