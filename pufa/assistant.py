@@ -19,7 +19,7 @@ from .catalog import Catalog
 from .citations import verify
 from .errors import InputError
 from .extractive import ExtractiveComposer, Source, load_remedies, md_escape
-from .passages import OBLIGATION, PENALTY, PieceScorer, pieces
+from .passages import PENALTY, PROHIBITION, PieceScorer, pieces
 from .records import STATUS_CURRENT, Hit
 from .refusal import Refusal, RefusalPolicy
 from .retrieval import Retriever
@@ -112,6 +112,10 @@ class Assistant:
         """A follow-up ("那罚款是多少？") is read together with the question it follows."""
         if not history:
             return question
+        if self.backend is not None and self.prompts is not None:
+            condensed = self._condense(question, history)
+            if condensed:
+                return condensed
         analysis = self.retriever.analyse(question)
         if analysis.laws or analysis.refs:
             return question
@@ -122,6 +126,20 @@ class Assistant:
         if len(previous) == 2 and not (_FOLLOWUP.match(previous[1]) or len(previous[1]) < 14):
             previous = previous[1:]
         return " ".join(previous + [question])
+
+    def _condense(self, question: str, history: Sequence[Turn]) -> str:
+        from .errors import LLMError
+        from .prompts import format_history
+
+        try:
+            reply = self.backend.complete(self.prompts.render("condense", history=format_history(history),
+                                                              question=question))
+        except LLMError as e:
+            log.warning("follow-up condensation failed (%s); using the conversation as it is", e)
+            return ""
+        lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
+        text = lines[0] if lines else ""
+        return text if 0 < len(text) <= self.settings.max_question_chars else ""
 
     def _sources(self, hits: list[Hit]) -> list[Source]:
         """The top hits, each repealed one followed by its counterpart(s) in force."""
@@ -166,12 +184,13 @@ class Assistant:
 
     def _evasion(self, question: str, resolved: str, refusal: Refusal, persona: str, as_of: str) -> Answer:
         """Refuse, and cite the provision that forbids the act and the one that punishes it."""
-        analysis = self.retriever.analyse(resolved)
-        hits = self.retriever.search(resolved, k=RETRIEVE_K)
+        query = f"{resolved} {refusal.legal_terms}"
+        analysis = self.retriever.analyse(query)
+        hits = self.retriever.search(query, k=RETRIEVE_K)
         scorer = PieceScorer(self.retriever.query_terms(analysis), analysis.intents | {"penalty"})
         citations: list[Citation] = []
         lines = [refusal.message]
-        for kind in (OBLIGATION, PENALTY):
+        for kind in (PROHIBITION, PENALTY):
             best = None
             for hit in hits:
                 if hit.article.status != STATUS_CURRENT or any(c.article.key == hit.article.key for c in citations):

@@ -19,7 +19,9 @@ from .errors import NotFoundError
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _MENTION = re.compile(r"《([^《》]{2,40})》\s*(第[零〇一二两三四五六七八九十百千万\d]+条(?:之[一二三四五六七八九十\d]+)?)")
 _NUM = r"[零〇一二两三四五六七八九十百千万亿\d.．]+"
-FACT = re.compile(rf"百分之{_NUM}|{_NUM}(?:万元|元|个工作日|日|天|个月|年|小时|倍)")
+_UNIT = r"(?:万元|元|个工作日|日|天|个月|年|小时|倍)"
+# a range ("十万元以上五十万元以下") is one fact: both ends must appear together in the article
+FACT = re.compile(rf"(?:百分之)?{_NUM}{_UNIT}?以上(?:百分之)?{_NUM}{_UNIT}?以下|百分之{_NUM}|{_NUM}{_UNIT}")
 _SENTENCE = re.compile(r"[^。！？\n]*(?:[。！？]|$)(?:\s*\[\d{1,3}\])*")
 _UNESCAPE = re.compile(r"\\(.)")
 

@@ -22,6 +22,7 @@ GAP = "……"
 PENALTY = re.compile(r"罚款|拘留|吊销|没收|责令停业|责令关闭|停产整治|按日连续处罚|追究刑事责任|处分")
 DEADLINE = re.compile(r"[〇零一二两三四五六七八九十百\d]+(?:个工作日|日|天|个月|年|小时)(?:内|以内|之内|前|后)?")
 OBLIGATION = re.compile(r"应当|必须|不得|禁止|严禁")
+PROHIBITION = re.compile(r"不得|禁止|严禁")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class Refusal:
     reason: str  # evasion | contact | specific_record | medical | investment | forecast | weak_support
     message: str
     closing: str = ""
+    legal_terms: str = ""  # added to the search for the provisions to cite
 
 
 class RefusalPolicy:
@@ -36,7 +37,7 @@ class RefusalPolicy:
             data = tomllib.load(f)
         ev = data["evasion"]
         self._evasion = (re.compile(ev["pattern"]), re.compile(ev["unless"]),
-                         Refusal(ev["reason"], ev["message"], ev["closing"]))
+                         Refusal(ev["reason"], ev["message"], ev["closing"], ev["legal_terms"]))
         self._scope = [(re.compile(r["pattern"]), Refusal(r["reason"], r["message"])) for r in data["out_of_scope"]]
         ws = data["weak_support"]
         self.weak = Refusal(ws["reason"], ws["message"])
