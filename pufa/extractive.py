@@ -181,18 +181,25 @@ class ExtractiveComposer:
         return out
 
     def _lookup(self, sources: list[Source], scorer: PieceScorer, cite) -> list[str]:
-        """An article asked for by number: its text, and for a repealed one its counterpart in force."""
+        """An article asked for by number: its text; for a repealed one, first its counterparts in force."""
         first = sources[0]
         a = first.article
-        lines = [f"**《{a.law_short}》{a.article_no}**（{a.status or '状态不明'}）规定："]
-        lines += [cite(first, Piece(p, i)) for i, p in enumerate(paragraphs(a.text)[:6])]
-        if a.status != STATUS_CURRENT:
-            for s in sources[1:]:
-                if s.replaces:
-                    lines += ["", f"《{a.law_short}》已废止，该条内容现由《{s.article.law_short}》{s.article.article_no}"
-                                  f"规定（对应关系由条文比对得出，置信度 {s.confidence or 0:.2f}）："]
-                    best = pieces(s.article.text, scorer)
-                    lines += [cite(s, best[0])] if best else []
+        replacements = [s for s in sources[1:] if s.replaces]
+        if a.status == STATUS_CURRENT or not replacements:
+            return [f"**《{a.law_short}》{a.article_no}**（{a.status or '状态不明'}）规定："] + [
+                cite(first, Piece(p, i)) for i, p in enumerate(paragraphs(a.text)[:8])]
+        lines = [f"**《{a.law_short}》已废止，{a.article_no}不再适用。**现行有效的对应规定如下"
+                 f"（对应关系由条文比对得出，仅供对照）："]
+        for s in replacements:
+            confidence = f"，对应置信度 {s.confidence:.2f}" if s.confidence is not None else ""
+            lines += ["", f"《{s.article.law_short}》{s.article.article_no}（{s.article.status}{confidence}）："]
+            paras = paragraphs(s.article.text)
+            if sum(map(len, paras)) <= QUOTE_WHOLE:
+                lines += [cite(s, Piece(p, i)) for i, p in enumerate(paras)]
+            else:
+                lines += [cite(s, p) for p in pieces(s.article.text, scorer)[:2]]
+        lines += ["", f"原《{a.law_short}》{a.article_no}（已废止，仅供对照）规定："]
+        lines += [cite(first, Piece(p, i)) for i, p in enumerate(paragraphs(a.text)[:8])]
         return lines
 
     # ---- the legal basis --------------------------------------------------------------------
