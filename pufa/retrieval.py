@@ -90,8 +90,8 @@ class Retriever:
         self._names = catalog.known_names()
         self._laws = {law.law_id: law for law in catalog.laws()}
         self._table = _ArticleTable(catalog, lexical)
-        current = STATUS_CURRENT
-        self._factor = np.asarray([1.0 if self._laws[k[0]].status == current else 0.0 for k in self._table.keys])
+        in_force = _in_force(self._laws.values())
+        self._factor = np.asarray([1.0 if k[0] in in_force else 0.0 for k in self._table.keys])
         self._features = _article_features(catalog, self._table.keys)
         self._repealed_by = _repealing_laws(catalog, self._laws)
 
@@ -353,6 +353,16 @@ def _article_features(catalog: Catalog, keys: list[ArticleKey]) -> dict[str, np.
         penalty[i] = "法律责任" in chapter or bool(_PENALTY.search(text))
         deadline[i] = bool(_DEADLINE.search(text))
     return {"penalty": penalty, "deadline": deadline}
+
+
+def _in_force(laws) -> set[str]:
+    """Ids of the laws ranked as current: 现行有效, and an amended (已被修改) or undated-status law
+    whose short title has no 现行有效 version in the catalog (e.g. 刑法, amended by 修正案, is
+    the text in force). Repealed laws and historical versions are not."""
+    laws = list(laws)
+    current_titles = {law.short for law in laws if law.status == STATUS_CURRENT}
+    return {law.law_id for law in laws if law.status == STATUS_CURRENT
+            or (law.status in ("已被修改", "") and law.short not in current_titles)}
 
 
 def _repealing_laws(catalog: Catalog, laws: dict[str, Law]) -> dict[str, Law]:

@@ -52,3 +52,23 @@ def test_explain_names_legs_and_terms(retriever):
 def test_named_law_restricts_with_law_argument(retriever):
     hits = retriever.search("罚款", k=5, law="行政处罚法")
     assert hits and all(h.article.law_short == "行政处罚法" for h in hits)
+
+
+def _law(law_id: str, title: str, status: str):
+    from pufa.records import Law
+
+    return Law(law_id, title, "法律", "", "", "", status, "", "", "statute")
+
+
+@pytest.mark.parametrize("laws,expected", [
+    # an amended law with no current version of the same title is the text in force
+    ([("a", "中华人民共和国刑法", "已被修改")], {"a"}),
+    ([("a", "中华人民共和国商标法", "历史版本"), ("b", "中华人民共和国商标法", "现行有效")], {"b"}),
+    ([("a", "中华人民共和国公司法", "已被修改"), ("b", "中华人民共和国公司法", "现行有效")], {"b"}),
+    ([("a", "中华人民共和国大气污染防治法", "已废止")], set()),
+    ([("a", "某市生活垃圾管理条例", "")], {"a"}),
+])
+def test_in_force_laws(laws, expected):
+    from pufa.retrieval import _in_force
+
+    assert _in_force([_law(*spec) for spec in laws]) == expected
