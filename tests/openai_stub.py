@@ -7,7 +7,7 @@ transfer encoding and closed by `data: [DONE]`; `GET /v1/models` lists the model
 
 Replies are scripted: `stub.script(...)` queues replies and faults, consumed one per request; when the
 queue is empty `stub.reply` answers (a string, or a function of the request's messages). Every request
-is recorded (`stub.requests`) so tests can check what the client sent. It deliberately has no
+is recorded (`stub.requests`, the latest `keep`) so tests can check what the client sent. It deliberately has no
 tokenizer, no tools/function calling and no HTTPS.
 
     with OpenAIStub() as stub:
@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULT_KINDS = ("http", "garbage", "garbage_sse", "cut", "empty", "slow", "trickle", "no_finish")
@@ -81,9 +81,10 @@ class OpenAIStub:
     reply: str | ReplyFunction = "根据第一条，应当依法办理[1]。"
     model: str = "stub-model"
     piece_chars: int = 3  # streaming: characters per content delta when a reply is a plain string
-    requests: list[RecordedRequest] = field(default_factory=list)
+    keep: int = 1000  # requests recorded (the latest ones), so long benches do not grow without bound
 
     def __post_init__(self):
+        self.requests: deque[RecordedRequest] = deque(maxlen=self.keep)
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
