@@ -190,8 +190,8 @@ def build_blocks(handlers: ChatHandlers, settings: Settings) -> gr.Blocks:
                                      feedback_options=("Like", "Dislike"), autoscroll=True,
                                      placeholder="请在下方输入问题，或点一个示例问题。每个回答都会列出所依据的条文。")
                 with gr.Row(equal_height=True):
-                    question = gr.Textbox(label="您的问题", placeholder="例如：未批先建会罚多少？（按 Enter 发送，Shift+Enter 换行）",
-                                          lines=2, max_lines=6, scale=5, elem_id="pufa-question",
+                    question = gr.Textbox(label="您的问题", placeholder="例如：未批先建会罚多少？（按 Enter 发送）",
+                                          lines=1, max_lines=4, scale=5, elem_id="pufa-question",
                                           max_length=settings.max_question_chars)
                     send = gr.Button("提问", variant="primary", scale=1, elem_id="pufa-send")
                 with gr.Row():
@@ -255,10 +255,18 @@ def build_blocks(handlers: ChatHandlers, settings: Settings) -> gr.Blocks:
     return demo
 
 
+def theme() -> gr.themes.Base:
+    """Gradio's default theme with primary buttons dark enough for white text (contrast >= 4.5:1)."""
+    return gr.themes.Default(primary_hue="blue").set(
+        button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
+        button_primary_background_fill_dark="*primary_700", button_primary_background_fill_hover_dark="*primary_800",
+        button_primary_text_color="white", button_primary_text_color_dark="white")
+
+
 def mount(app, demo: gr.Blocks, settings: Settings, css_path) -> Any:
     """Mount the Blocks at / of the FastAPI app (no footer links, no run history, no share link)."""
     return gr.mount_gradio_app(app, demo, path="/", footer_links=[], css_paths=[css_path],
-                               theme=gr.themes.Default(), run_history=False,
+                               theme=theme(), run_history=False,
                                server_name=settings.host, server_port=settings.port)
 
 

@@ -162,13 +162,14 @@ def card_html(citation: Citation, anchor: str, open_: bool = False) -> str:
 
 
 def answer_html(text: str, citations: tuple[Citation, ...] | list[Citation], turn: int, *,
-                notices: tuple[str, ...] = (), refused: bool = False, pending: bool = False) -> str:
+                notices: tuple[str, ...] = (), refused: bool = False, pending: bool = False, final: bool = False) -> str:
     """An assistant message: the answer with [n] links, notices, then the source cards.
 
     No blank lines in the output: the chat component treats the message as one HTML block.
     """
     anchors = {c.n: f"pufa-src-{turn}-{c.n}" for c in citations}
-    parts = [f'<div class="pufa-answer{" pufa-refused" if refused else ""}">']
+    classes = "pufa-answer" + (" pufa-refused" if refused else "") + (" pufa-final" if final else "")
+    parts = [f'<div class="{classes}">']
     if text:
         parts.append(text_html(text, anchors))
     elif pending:
@@ -184,7 +185,8 @@ def answer_html(text: str, citations: tuple[Citation, ...] | list[Citation], tur
 
 
 def final_answer_html(answer: Answer, turn: int) -> str:
-    return answer_html(answer.answer, answer.citations, turn, notices=answer.notices, refused=answer.refused)
+    return answer_html(answer.answer, answer.citations, turn, notices=answer.notices, refused=answer.refused,
+                       final=True)
 
 
 def plain_text(answer: Answer) -> str:
