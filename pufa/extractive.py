@@ -27,6 +27,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|~!])")
 _AUTHORITY = re.compile(r"由([^，。；：由]{2,40}?)(?:按照职责分工|依照职责|依据职责)?(?:责令|处以?|依法|予以|给予|没收|对|组织|负责)")
 CONTACT = "如需反映具体问题，可拨打 12369 环保举报热线或联系当地生态环境部门；法律咨询可拨打 12348 公共法律服务热线。"
 QUOTE_WHOLE = 260  # a 款 up to this length is quoted whole in the legal basis
+QUOTE_ARTICLE = 600  # an article up to this length is quoted whole in an enterprise answer's legal basis
 
 
 def md_escape(text: str) -> str:
@@ -217,6 +218,9 @@ class ExtractiveComposer:
             used = sorted({q.paragraph for q in c.quotes}) if quote else []
             if persona == "public":
                 used = used[:1]
+            elif used and len(a.text) <= QUOTE_ARTICLE and c.source.rank < 99:
+                out += [f"> {md_escape(p)}" for p in paras]  # the whole article: the 款 around the quote matter
+                continue
             for i in used:
                 para = paras[i] if i < len(paras) else ""
                 whole = all(_plain(q.text) in para for q in c.quotes if q.paragraph == i)

@@ -18,6 +18,7 @@ _CLAUSE_END = re.compile(r"(?<=；)")
 _ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[)）]")
 LONG_SENTENCE = 120  # characters: beyond this a "；"-sentence is quoted clause by clause
 GAP = "……"
+_PARA_END = ("。", "；", "：", ":", ";", "！", "？", "）", ")")
 
 PENALTY = re.compile(r"罚款|拘留|吊销|没收|责令停业|责令关闭|停产整治|按日连续处罚|追究刑事责任|处分")
 DEADLINE = re.compile(r"[〇零一二两三四五六七八九十百\d]+(?:个工作日|日|天|个月|年|小时)(?:内|以内|之内|前|后)?")
@@ -35,7 +36,16 @@ class Piece:
 
 
 def paragraphs(text: str) -> list[str]:
-    return [p.strip() for p in text.split("\n") if p.strip()]
+    """The 款 (and 项 lines) of an article; a line broken inside a sentence (a database quirk) is rejoined."""
+    out: list[str] = []
+    for line in (p.strip() for p in text.split("\n")):
+        if not line:
+            continue
+        if out and not out[-1].endswith(_PARA_END) and not _ITEM.match(line):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
 
 
 def _groups(paras: list[str]) -> list[tuple[int, str, list[str]]]:
