@@ -184,10 +184,13 @@ class Assistant:
 
     def _evasion(self, question: str, resolved: str, refusal: Refusal, persona: str, as_of: str) -> Answer:
         """Refuse, and cite the provision that forbids the act and the one that punishes it."""
-        query = f"{resolved} {refusal.legal_terms}"
-        analysis = self.retriever.analyse(query)
-        hits = self.retriever.search(query, k=RETRIEVE_K)
-        scorer = PieceScorer(self.retriever.query_terms(analysis), analysis.intents | {"penalty"})
+        analysis = self.retriever.analyse(resolved)
+        hits = self.retriever.search(resolved, k=RETRIEVE_K)
+        hits += self.retriever.search(f"{resolved} {refusal.legal_terms}", k=RETRIEVE_K)
+        # what the question names decides which provision is quoted; the legal words only widen the search
+        terms = {t: 0.3 for t in self.retriever.lexical.tokenizer.tokens(refusal.legal_terms)}
+        terms.update(self.retriever.query_terms(analysis))
+        scorer = PieceScorer(terms, analysis.intents | {"penalty"})
         citations: list[Citation] = []
         lines = [refusal.message]
         for kind in (PROHIBITION, PENALTY):
@@ -202,6 +205,10 @@ class Assistant:
                 n = len(citations) + 1
                 citations.append(Citation(n, best[1], (best[2].text,)))
                 lines.append(f"{md_escape(best[2].text)}[{n}]")
+                # the penalty quoted next is the one for the act just quoted
+                for t in self.retriever.lexical.tokenizer.tokens(best[2].text):
+                    terms.setdefault(t, 0.5)
+                scorer = PieceScorer(terms, scorer.intents)
         lines += ["", refusal.closing, self.policy.where_to_ask]
         if citations:
             lines += ["", "**法律依据**"]
