@@ -129,11 +129,12 @@ class Assistant:
 
     def _condense(self, question: str, history: Sequence[Turn]) -> str:
         from .errors import LLMError
+        from .llm_answer import unfenced
         from .prompts import format_history
 
         try:
-            reply = self.backend.complete(self.prompts.render("condense", history=format_history(history),
-                                                              question=question))
+            reply = self.backend.complete(self.prompts.render("condense", history=unfenced(format_history(history)),
+                                                              question=unfenced(question)))
         except LLMError as e:
             log.warning("follow-up condensation failed (%s); using the conversation as it is", e)
             return ""

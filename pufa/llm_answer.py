@@ -18,6 +18,9 @@ from .extractive import Source
 log = logging.getLogger(__name__)
 
 NOTICE_FAILED = "大模型服务暂时不可用（{kind}），以下是根据条文原文整理的回答。"
+_KINDS = {"down": "无法连接", "timeout": "响应超时", "http": "服务返回错误", "garbage": "返回内容无法解析",
+          "cut": "回答中途中断", "empty": "返回内容为空"}
+_FENCE = ("<<<", ">>>")
 NOTICE_UNVERIFIED = "大模型的回答未能通过引用核验，以下是根据条文原文整理的回答。"
 
 
@@ -43,14 +46,22 @@ def format_sources(citations: Sequence[Citation]) -> str:
     return "\n\n".join(blocks)
 
 
+def unfenced(text: str) -> str:
+    """Text placed inside the prompt's <<<…>>> fences cannot fake a fence of its own."""
+    for mark in _FENCE:
+        text = text.replace(mark, "")
+    return text
+
+
 def llm_answer(assistant, question: str, resolved: str, sources: list[Source], draft: Draft, persona: str,
                as_of: str, history: Sequence[Turn]) -> Iterator[Event]:
     from .prompts import format_history
 
     numbered = numbered_sources(draft, sources)
     yield SourcesEvent(numbered)
-    messages = assistant.prompts.render(f"answer_{persona}", question=resolved, sources=format_sources(numbered),
-                                        as_of=as_of, history=format_history(history))
+    messages = assistant.prompts.render(f"answer_{persona}", question=unfenced(resolved),
+                                        sources=unfenced(format_sources(numbered)),
+                                        as_of=as_of, history=unfenced(format_history(history)))
     pieces: list[str] = []
     try:
         for piece in assistant.backend.stream(messages):
@@ -58,7 +69,7 @@ def llm_answer(assistant, question: str, resolved: str, sources: list[Source], d
             yield TextEvent(piece)
     except LLMError as e:
         log.warning("LLM failed (%s); answering extractively", e)
-        kind = getattr(e, "kind", "error")
+        kind = _KINDS.get(getattr(e, "kind", ""), "未知错误")
         yield FinalEvent(_fallback(assistant, question, resolved, draft, persona, as_of, NOTICE_FAILED.format(kind=kind)))
         return
     text = "".join(pieces).strip()
