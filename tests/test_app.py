@@ -217,3 +217,14 @@ def test_first_run_builds_the_index_in_the_background(mini_db, tmp_path):
     rt.filler.join(60)  # the dense index was filled behind the serving index
     assert rt.dense_status()["embedded"] == rt.dense_status()["chunks"]
     rt.stop()
+
+
+def test_default_factory_wires_the_llm_backend_when_configured(runtime):
+    from pufa.web.runtime import default_assistant_factory
+
+    services = runtime.services
+    plain = default_assistant_factory(services.retriever, services.catalog, runtime.settings)
+    assert plain.backend is None
+    llm_settings = runtime.settings.with_(llm_base_url="http://127.0.0.1:9/v1", llm_model="stub")
+    with_llm = default_assistant_factory(services.retriever, services.catalog, llm_settings)
+    assert with_llm.backend is not None and with_llm.prompts is not None

@@ -43,8 +43,14 @@ AssistantFactory = Callable[[Any, Catalog, Settings], AssistantLike]
 
 
 def default_assistant_factory(retriever, catalog: Catalog, settings: Settings) -> AssistantLike:
+    """The real Assistant over the already open retriever (as `Assistant.from_settings`, without reopening the index)."""
     from ..assistant import Assistant
 
+    if settings.llm_enabled:
+        from ..llm import make_backend
+        from ..prompts import load_prompts
+
+        return Assistant(retriever, catalog, make_backend(settings), settings=settings, prompts=load_prompts())
     return Assistant(retriever, catalog, settings=settings)
 
 
