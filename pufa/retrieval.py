@@ -24,6 +24,7 @@ from .catalog import Catalog
 from .dense import DenseIndex
 from .errors import IndexMismatchError, NotFoundError
 from .lexical import LexicalIndex
+from .mapping import repealers
 from .query import QueryAnalysis, Vocabulary, analyse
 from .records import STATUS_CURRENT, Article, Hit, Law
 from .settings import Settings
@@ -93,7 +94,7 @@ class Retriever:
         in_force = _in_force(self._laws.values())
         self._factor = np.asarray([1.0 if k[0] in in_force else 0.0 for k in self._table.keys])
         self._features = _article_features(catalog, self._table.keys)
-        self._repealed_by = _repealing_laws(catalog, self._laws)
+        self._repealed_by = {law_id: law for law_id, (law, _) in repealers(catalog).items()}
 
     @classmethod
     def from_settings(cls, settings: Settings, params: RetrievalParams | None = None) -> Retriever:
@@ -363,22 +364,6 @@ def _in_force(laws) -> set[str]:
     current_titles = {law.short for law in laws if law.status == STATUS_CURRENT}
     return {law.law_id for law in laws if law.status == STATUS_CURRENT
             or (law.status in ("已被修改", "") and law.short not in current_titles)}
-
-
-def _repealing_laws(catalog: Catalog, laws: dict[str, Law]) -> dict[str, Law]:
-    """Repealed law id → the law in force whose text repeals it (e.g. 法典 第一千二百四十二条)."""
-    out: dict[str, Law] = {}
-    repealed = [law for law in laws.values() if law.status == "已废止"]
-    if not repealed:
-        return out
-    for law_id, text in catalog.articles_mentioning("废止"):
-        repealer = laws.get(law_id)
-        if repealer is None or repealer.status != STATUS_CURRENT:
-            continue
-        for law in repealed:
-            if f"《{law.title}》" in text and law.law_id not in out:
-                out[law.law_id] = repealer
-    return out
 
 
 def timed_search(retriever: Retriever, question: str, k: int) -> tuple[list[Hit], float]:
