@@ -163,6 +163,13 @@ def test_chat_source_card_feedback_and_follow_up(served, browser):
     assert card.locator("a[href^='/article/']").count() == 1
     shot(page, "03_source_card")
 
+    # 复制最新回答: the answer's plain text with its numbered sources reaches the clipboard.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.locator("#pufa-copy").click()
+    page.get_by_text("已复制最新回答").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "来源：" in copied and "[1] 《" in copied and "<" not in copied
+
     # 👎 with a reason and a comment; the entry is in the SQLite store.
     page.locator("#pufa-chat .bot-row").first.hover()
     page.locator("#pufa-chat button[aria-label='踩'], #pufa-chat button[aria-label='Dislike']").first.click()
