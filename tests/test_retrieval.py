@@ -72,3 +72,18 @@ def test_in_force_laws(laws, expected):
     from pufa.retrieval import _in_force
 
     assert _in_force([_law(*spec) for spec in laws]) == expected
+
+
+@pytest.mark.parametrize("values,mode,leg,expected", [
+    ([2.0, 1.0, 0.0], "max", "lexical", [1.0, 0.5, 0.0]),
+    ([0.9, 0.8, 0.7], "max", "dense", [1.0, 0.5, 0.0]),
+    ([3.0, 1.0, 1.0, 1.0], "z", "lexical", [1.0, -1 / 3, -1 / 3, -1 / 3]),  # best candidate is 1, mean is 0
+    ([5.0, 5.0], "z", "dense", [0.0, 0.0]),  # no spread: no evidence either way
+    ([], "z", "lexical", []),
+])
+def test_leg_scores_are_normalised_over_the_candidates(values, mode, leg, expected):
+    import numpy as np
+
+    from pufa.retrieval import _normalised
+
+    assert np.allclose(_normalised(np.asarray(values, dtype=float), mode, leg), expected)
