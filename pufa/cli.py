@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands_map.register(sub, common)
     commands_ask.register(sub, common)
+    __import__("pufa.commands_handout").commands_handout.register(sub, common)
     return p
 
 
