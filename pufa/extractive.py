@@ -216,9 +216,10 @@ class ExtractiveComposer:
             out.append(f"[{c.n}] 《{a.law_short}》{a.article_no}（{'，'.join(facts)}）")
             paras = paragraphs(a.text)
             used = sorted({q.paragraph for q in c.quotes}) if quote else []
-            if persona == "public":
+            limit = QUOTE_WHOLE if persona == "public" else QUOTE_ARTICLE
+            if persona == "public" and len(a.text) > limit:
                 used = used[:1]
-            elif used and len(a.text) <= QUOTE_ARTICLE and c.source.rank < 99:
+            elif used and len(a.text) <= limit and c.source.rank < 99:
                 out += [f"> {md_escape(p)}" for p in paras]  # the whole article: the 款 around the quote matter
                 continue
             for i in used:
