@@ -13,12 +13,15 @@ chunks without a vector are embedded), in priority order, resumable after a rest
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +30,7 @@ from .catalog import Catalog, builtin_aliases
 from .chunks import SCHEME, chunk_article
 from .dense import DenseIndex
 from .embedders import Embedder, make_embedder
-from .errors import CorpusError, IndexMissingError
+from .errors import CorpusError, IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex, Tokenizer
 from .manifest import SCHEMA_VERSION, Manifest
 from .mapping import compute_counterparts
@@ -38,8 +41,6 @@ from .sources import SourceReport, load_sources
 log = logging.getLogger(__name__)
 
 def _vocabulary_hash() -> str:
-    import hashlib
-
     h = hashlib.sha1()
     for name in ("expansions.toml", "aliases.toml"):
         path = Path(__file__).with_name(name)
@@ -80,18 +81,86 @@ def current_build(index_dir: Path) -> Path | None:
 
 
 def open_index(settings: Settings, embedder: Embedder | None = None, with_dense: bool = True) -> Index:
-    build = current_build(settings.index_dir)
-    if build is None:
-        raise IndexMissingError(
-            f"No index in {settings.index_dir}. Build it with: python -m pufa index"
-            " (or set PUFA_INDEX_DIR / --index-dir to where it is)")
-    manifest = Manifest.read(build / "manifest.json")
+    """Open the build CURRENT names. A damaged build is an IndexMismatchError saying how to rebuild."""
+    for attempt in range(3):
+        build = current_build(settings.index_dir)
+        if build is None:
+            raise IndexMissingError(
+                f"No index in {settings.index_dir}. Build it with: python -m pufa index"
+                " (or set PUFA_INDEX_DIR / --index-dir to where it is)")
+        try:
+            manifest = Manifest.read(build / "manifest.json")
+            catalog, lexical = _open_build(build, manifest)
+            break
+        except (IndexMismatchError, IndexMissingError):
+            # A concurrent swap may have removed the build between reading CURRENT and opening it.
+            if attempt == 2 or current_build(settings.index_dir) == build:
+                raise
+            log.info("index build %s was replaced while opening it; opening the current one", build.name)
     dense = None
     if with_dense:
         embedder = embedder or make_embedder(settings.embedder, settings.embed_threads, settings.embed_batch)
         manifest.check(embedder=embedder.name, chunking=chunking_params(settings))
         dense = DenseIndex(embedder, settings.dense_store, settings.index_dir / "dense")
-    return Index(build, manifest, Catalog.open(build / "catalog.sqlite"), LexicalIndex.load(build / "lexical"), dense)
+    return Index(build, manifest, catalog, lexical, dense)
+
+
+_REBUILD = "Rebuild it with: python -m pufa index (the damaged build is replaced; vectors are reused)"
+
+
+def file_digests(build: Path) -> dict[str, list]:
+    """relative path → [size, sha1] of every file in a build except the manifest."""
+    out: dict[str, list] = {}
+    for path in sorted(p for p in build.rglob("*") if p.is_file() and p.name != "manifest.json"):
+        with path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha1").hexdigest()
+        out[path.relative_to(build).as_posix()] = [path.stat().st_size, digest]
+    return out
+
+
+def verify_build(build: Path, manifest: Manifest) -> None:
+    """Raise IndexMismatchError when a file of the build is missing, truncated or altered.
+
+    Builds from before checksums were recorded (empty `files`) pass; opening them still fails cleanly.
+    """
+    for rel, (size, digest) in manifest.files.items():
+        path = build / rel
+        try:
+            actual = path.stat().st_size
+            if actual != size:
+                raise IndexMismatchError(f"The index build {build} is damaged: {rel} has {actual} bytes, "
+                                         f"{size} were written. {_REBUILD}")
+            with path.open("rb") as f:
+                if hashlib.file_digest(f, "sha1").hexdigest() != digest:
+                    raise IndexMismatchError(f"The index build {build} is damaged: {rel} differs from what "
+                                             f"was written (checksum). {_REBUILD}")
+        except FileNotFoundError as e:
+            raise IndexMismatchError(f"The index build {build} is damaged: {rel} is missing. {_REBUILD}") from e
+
+
+def _open_build(build: Path, manifest: Manifest) -> tuple[Catalog, LexicalIndex]:
+    verify_build(build, manifest)
+    try:
+        catalog = Catalog.open(build / "catalog.sqlite")
+        counts = catalog.counts()
+    except IndexMissingError:
+        raise
+    except Exception as e:  # sqlite3.DatabaseError and friends: a damaged file, not a bug to trace
+        raise IndexMismatchError(f"The index catalog {build / 'catalog.sqlite'} cannot be read "
+                                 f"({type(e).__name__}: {e}). {_REBUILD}") from e
+    expected = {k: v for k, v in manifest.counts.items() if k in counts}
+    if expected and {k: counts[k] for k in expected} != expected:
+        raise IndexMismatchError(f"The index catalog {build / 'catalog.sqlite'} holds {counts}, the manifest "
+                                 f"says {expected}. {_REBUILD}")
+    try:
+        lexical = LexicalIndex.load(build / "lexical")
+    except Exception as e:  # bm25s/numpy/json raise many kinds on a truncated or missing file
+        raise IndexMismatchError(f"The lexical index {build / 'lexical'} cannot be read "
+                                 f"({type(e).__name__}: {e}). {_REBUILD}") from e
+    if len(lexical.ids) != counts["chunks"]:
+        raise IndexMismatchError(f"The lexical index {build / 'lexical'} has {len(lexical.ids)} chunks, the "
+                                 f"catalog {counts['chunks']}. {_REBUILD}")
+    return catalog, lexical
 
 
 @dataclass
@@ -110,9 +179,35 @@ def _user_words(laws: list[Law]) -> list[str]:
     return sorted(words)
 
 
+@contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index dir, across processes (app processes starting together, the CLI)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".build.lock").open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("another process is building the index in %s; waiting for it", index_dir)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def build_index(settings: Settings, embedder_name: str, embedder_dim: int, force: bool = False,
                 progress: Callable[[str, int, int], None] | None = None) -> BuildResult:
-    """Build catalog + lexical index aside and swap them in (or keep the current one if up to date)."""
+    """Build catalog + lexical index aside and swap them in (or keep the current one if up to date).
+
+    Builds are serialised by a lock file, so a second process waits and then keeps the build the
+    first one made (same corpus) instead of building it again.
+    """
+    with _build_lock(settings.index_dir):
+        return _build_index(settings, embedder_name, embedder_dim, force, progress)
+
+
+def _build_index(settings: Settings, embedder_name: str, embedder_dim: int, force: bool,
+                 progress: Callable[[str, int, int], None] | None) -> BuildResult:
     started = time.perf_counter()
     index_dir = settings.index_dir
     sources = load_sources(settings.corpus_config)
@@ -125,8 +220,6 @@ def build_index(settings: Settings, embedder_name: str, embedder_dim: int, force
     if not docs:
         raise CorpusError("The corpus is empty: no source yielded a document. Check corpus/sources.toml"
                           + (f"; skipped: {report.skipped}" if report.skipped else ""))
-    import hashlib
-
     fingerprint = hashlib.sha1("".join(sorted(d.fingerprint for d in docs)).encode()).hexdigest()
     chunking = chunking_params(settings)
     previous = current_build(index_dir)
@@ -135,15 +228,18 @@ def build_index(settings: Settings, embedder_name: str, embedder_dim: int, force
             old = Manifest.read(previous / "manifest.json")
             if (old.corpus_fingerprint == fingerprint and old.chunking == chunking
                     and old.schema_version == SCHEMA_VERSION and old.lexical == LEXICAL_PARAMS):
+                verify_build(previous, old)  # a damaged build is replaced, not kept
                 if old.embedder != embedder_name:
                     old = _rewrite_embedder(previous, old, embedder_name, embedder_dim)
                 return BuildResult(previous, old, True, report)
         except Exception as e:  # an unreadable old manifest just means: build anew
             log.warning("previous index unusable (%s); building anew", e)
 
-    build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    # Microseconds: two builds by one process within a second must not collide.
+    build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + f"-{os.getpid()}"
     build = index_dir / "builds" / build_id
     work = index_dir / "builds" / f".tmp-{build_id}"
+    _remove_leftovers(index_dir)
     work.mkdir(parents=True)
     try:
         catalog = Catalog.create(work / "catalog.sqlite")
@@ -185,7 +281,7 @@ def build_index(settings: Settings, embedder_name: str, embedder_dim: int, force
             corpus_fingerprint=fingerprint, sources=[s.describe() for s in sources],
             counts={"laws": len(laws), "articles": n_articles, "chunks": len(ids)},
             lexical=LEXICAL_PARAMS, skipped=[list(s) for s in report.skipped], warnings=len(report.warnings),
-            build_seconds=round(time.perf_counter() - started, 2))
+            build_seconds=round(time.perf_counter() - started, 2), files=file_digests(work))
         manifest.write(work / "manifest.json")
         work.rename(build)
     except BaseException:
@@ -205,15 +301,24 @@ def _rewrite_embedder(build: Path, old: Manifest, name: str, dim: int) -> Manife
     return new
 
 
+def _remove_leftovers(index_dir: Path) -> None:
+    """Work dirs of builds that died (killed, disk full) — only the lock holder builds, so none is live."""
+    builds = index_dir / "builds"
+    for tmp in builds.glob(".tmp-*") if builds.is_dir() else ():
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _swap(index_dir: Path, build_id: str) -> None:
+    marker = index_dir / "CURRENT"
+    previous = marker.read_text(encoding="utf-8").strip() if marker.exists() else ""
     tmp = index_dir / "CURRENT.tmp"
     tmp.write_text(build_id, encoding="utf-8")
-    os.replace(tmp, index_dir / "CURRENT")
-    # Keep the previous build for processes that still read it; remove older ones.
-    builds = sorted((p for p in (index_dir / "builds").iterdir() if p.is_dir() and not p.name.startswith(".")),
-                    key=lambda p: p.name)
-    for old in builds[:-2]:
-        if old.name != build_id:
+    os.replace(tmp, marker)
+    # Keep the previous build for processes that still read it; remove older ones and builds that
+    # were never swapped in (e.g. a swap that failed on a full disk).
+    keep = {build_id, previous}
+    for old in (index_dir / "builds").iterdir():
+        if old.is_dir() and not old.name.startswith(".") and old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -26,6 +26,9 @@ class Manifest:
     skipped: list[list[str]] = field(default_factory=list)
     warnings: int = 0
     build_seconds: float = 0.0
+    # relative path → [size, sha1] of every file the build wrote, so a damaged file is an error, not
+    # silently wrong answers (empty in indexes built before this was recorded)
+    files: dict = field(default_factory=dict)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
