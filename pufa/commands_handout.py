@@ -37,7 +37,9 @@ def cmd_handout(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.suffix.lower() not in (".md", ".markdown", ".docx"):
         raise InputError(f"--out must end in .md or .docx, not {args.out.name!r}")
     from .assistant import Assistant
-    from .handout import build_handout
+    from .handout import build_handout, resolve_audience, resolve_topic
+
+    resolve_topic(args.topic), resolve_audience(args.audience)  # bad input fails before the index is opened
     from .handout_export import export, to_markdown
 
     assistant = Assistant.from_settings(Settings.from_env(index_dir=args.index_dir))

@@ -211,6 +211,14 @@ def build_handout(assistant, topic: str, audience: str = "enterprise", length: s
     retriever, catalog = assistant.retriever, assistant.catalog
     as_of = assistant.clock().isoformat()
 
+    if not spec.suggested:
+        # a free topic is held to the same support check as a question: nothing made up from weak matches
+        refusal = assistant.policy.out_of_scope(spec.name)
+        hits = retriever.search(spec.name, k=8)
+        terms_ = list(retriever.query_terms(retriever.analyse(spec.name)))
+        if refusal is not None or assistant.policy.evasion(spec.name) or \
+                assistant.policy.too_weak(spec.name, terms_, hits, retriever):
+            raise NotFoundError(f"语料中没有足够的条文支持“{spec.name}”这个主题，请换一个主题或写得更具体些。")
     ranked, repealed_seen = _search(retriever, catalog, spec)
     if not ranked:
         raise NotFoundError(f"没有找到与“{spec.name}”相关的现行有效条文，请换一个主题或写得更具体些。")
@@ -246,7 +254,7 @@ def build_handout(assistant, topic: str, audience: str = "enterprise", length: s
             seen.add(clause)
             checklist.append(Provision(clause, p.article, kind))
 
-    rows = _liabilities(catalog, ranked, provisions, checklist, scorer, n_rows)
+    rows = _liabilities(catalog, ranked, provisions, checklist, scorer, n_rows, spec.keywords)
     sections = _sections(provisions)
     quiz = make_quiz(catalog, rows, provisions, n_quiz, seed=f"{spec.name}|{aud.key}|{length}")
     cited: dict[tuple, Article] = {}
@@ -296,7 +304,7 @@ def _search(retriever, catalog, spec: Topic) -> tuple[list[Article], set[str]]:
 
 
 def _liabilities(catalog, ranked: list[Article], provisions: list[Provision], checklist: list[Provision],
-                 scorer: PieceScorer, limit: int) -> list[LiabilityRow]:
+                 scorer: PieceScorer, limit: int, keywords: tuple[str, ...] = ()) -> list[LiabilityRow]:
     index = LiabilityIndex(catalog)
     rows: list[LiabilityRow] = []
     seen: set[tuple] = set()
@@ -314,7 +322,8 @@ def _liabilities(catalog, ranked: list[Article], provisions: list[Provision], ch
     # liability articles the topic search found directly: their violations that are about the topic
     for a in (a for a in ranked if is_liability(a)):
         for unit in sorted(units_of(a), key=lambda u: -scorer(u.violation)):
-            if scorer(unit.violation) > 0:
+            about = not keywords or any(k in unit.violation + unit.context for k in keywords)
+            if about and scorer(unit.violation) > 0:
                 add(unit, None)
     return rows
 

@@ -235,11 +235,13 @@ def make_quiz(catalog: Catalog, rows, provisions, n: int, seed: str = "") -> lis
     active = list(streams)
     while active and len(out) < n:
         for stream in list(active):
-            q = next((q for q in stream if q is not None and q.stem not in seen and q.fact not in seen), None)
+            # one question per answer and article: the items of one list share their penalty clause
+            q = next((q for q in stream if q is not None and q.stem not in seen
+                      and (q.article.key, q.answer if q.kind != "judge" else q.fact) not in seen), None)
             if q is None:
                 active.remove(stream)
                 continue
-            seen.update((q.stem, q.fact))
+            seen.update((q.stem, (q.article.key, q.answer if q.kind != "judge" else q.fact)))
             out.append(q)
             if len(out) >= n:
                 break
