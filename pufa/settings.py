@@ -54,6 +54,17 @@ class Settings:
     dense_fill: int = 1  # 1 = the serving process fills missing dense vectors in the background
     queue_concurrency: int = 4  # Gradio queue workers for chat; chosen by bench/app_sessions.py
     bureau_name: str = "当地生态环境局"  # named in the disclaimer: whom to contact
+    # The outreach widget and the HTTP API (pufa/web/api.py, widget.py, limits.py, security.py)
+    widget_url: str = ""  # public URL of /widget for the QR code; "" = built from the request's host
+    widget_questions: str = ""  # preset questions file (TOML, `questions = [...]`); "" = pufa/web/widget.toml
+    kiosk_idle_seconds: float = 90.0  # /widget?kiosk=1 clears the conversation after this long without a touch
+    embed_origins: str = ""  # other sites allowed to frame /widget (CSP frame-ancestors), space/comma separated
+    cors_origins: str = ""  # sites whose pages may call /api from the browser (CORS); "" = same origin only
+    limit_ip_minute: int = 60  # API requests per client IP per minute (0 = no limit)
+    limit_ip_day: int = 2000
+    limit_session_minute: int = 10  # per widget session (X-Pufa-Session header)
+    limit_session_day: int = 300
+    log_requests: int = 0  # 1 = log each API request's client IP and question; 0 = aggregate counters only
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> Settings:
