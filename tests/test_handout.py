@@ -193,3 +193,19 @@ def test_cli_exit_codes(mini_index, tmp_path):
     missing = mini_index.with_(index_dir=tmp_path / "none")
     assert run(missing, "--topic", "危险废物").returncode == 3
 
+
+
+def test_web_tab_handler_previews_and_writes_both_files(mini_index, tmp_path):
+    from pufa.embedders import HashEmbedder
+    from pufa.web.handout_tab import FREE_TEXT, HandoutHandlers
+    from pufa.web.runtime import Runtime
+
+    runtime = Runtime(mini_index.with_(dense_fill=0, data_dir=tmp_path / "data"), embedder=HashEmbedder())
+    runtime.start(background=False)
+    handlers = HandoutHandlers(runtime, tmp_path / "out")
+    preview, md, docx_path, status = handlers.build("危险废物", "", "manager", "short")
+    assert preview.startswith("# 危险废物") and "## 四、违法情形与法律责任" in preview and "已生成" in status
+    assert Path(md).read_text(encoding="utf-8") == preview and Path(docx_path).stat().st_size > 0
+    preview, md, docx_path, status = handlers.build(FREE_TEXT, "", "enterprise", "short")
+    assert (preview, md, docx_path) == ("", None, None) and "主题" in status
+    runtime.stop()

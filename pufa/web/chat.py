@@ -20,6 +20,7 @@ from ..feedback import REASONS, FeedbackStore
 from ..records import STATUS_REPEALED
 from ..settings import Settings
 from . import render
+from .handout_tab import add_tab as add_handout_tab
 from .runtime import IndexBuildingError, Runtime
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,7 @@ def build_blocks(handlers: ChatHandlers, settings: Settings) -> gr.Blocks:
                     num_box = gr.Textbox(label="条号（可选）", placeholder="如 99、九十九、第二十条之一", elem_id="pufa-num", scale=2)
                     go = gr.Button("查看", variant="primary", elem_id="pufa-lookup-go", scale=1)
                 lookup_out = gr.HTML(elem_id="pufa-lookup-out")
+            add_handout_tab(runtime)
 
         conv = gr.State([])
         feedback_id = gr.State(None)
