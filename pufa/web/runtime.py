@@ -4,7 +4,9 @@ On a first run (no index) the catalog and lexical index are built in a backgroun
 web server already answers with a "building" state; an existing index is opened before serving and
 then checked against the corpus in the background (a changed corpus is rebuilt aside and swapped in,
 the old index serving meanwhile). Missing dense vectors are filled by a `DenseFiller` thread.
-Deliberately left out: uploads and curated Q&A (administration follow-ups).
+`rebuild()` (after an upload) builds aside in the background with progress, swaps the new index in
+when it is complete and records which articles it added, changed and removed. The assistant is
+wrapped in `CuratedAssistant`, so published curated Q&As come first for matching questions.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from ..catalog import Catalog
+from ..changes import CatalogChanges
+from ..curated import CuratedStore
 from ..errors import PufaError
 from ..settings import Settings
 
@@ -37,6 +42,23 @@ class Services:
     assistant: AssistantLike
     manifest: Any  # pufa.manifest.Manifest
     dense: Any = None  # pufa.dense.DenseIndex | None
+    directory: Any = None  # the build directory this was opened from (pathlib.Path)
+
+
+@dataclass
+class RebuildStatus:
+    """The last rebuild the admin started: state, progress for the page, and what it changed."""
+
+    state: str = "idle"  # idle | running | done | error
+    progress: str = ""
+    started: str = ""
+    finished: str = ""
+    seconds: float = 0.0
+    reason: str = ""
+    reused: bool = False  # the corpus had not changed: nothing was rebuilt
+    changes: CatalogChanges | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    error: str = ""
 
 
 AssistantFactory = Callable[[Any, Catalog, Settings], AssistantLike]
@@ -69,6 +91,11 @@ class Runtime:
         self.progress = ""  # what the background build is doing, for the UI
         self.filler = None
         self._thread: threading.Thread | None = None
+        self.curated = CuratedStore.in_dir(settings.data_dir)  # creates nothing until staff write a Q&A
+        self.rebuild_status = RebuildStatus()
+        self._rebuild_lock = threading.Lock()
+        self._rebuild_thread: threading.Thread | None = None
+        self._rebuild_again = False
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -190,11 +217,101 @@ class Runtime:
 
             reranker = CrossEncoderReranker(self.settings.reranker)
         retriever = Retriever(index.catalog, index.lexical, index.dense, reranker=reranker)
-        assistant = self._factory(retriever, index.catalog, self.settings)
+        assistant = self._wrap(self._factory(retriever, index.catalog, self.settings), index)
         with self._lock:
-            self._services = Services(index.catalog, retriever, assistant, index.manifest, index.dense)
+            self._services = Services(index.catalog, retriever, assistant, index.manifest, index.dense,
+                                      index.directory)
             self.state = "ok"
         log.info("serving index %s (%s)", index.directory.name, index.manifest.counts)
+
+    def _wrap(self, assistant: AssistantLike, index) -> AssistantLike:
+        from ..curated_assistant import CuratedAssistant
+
+        return CuratedAssistant(assistant, self.curated, index.catalog, index.lexical.tokenizer.tokens,
+                                index.lexical.idf, max_question_chars=self.settings.max_question_chars)
+
+    # ---- rebuilding after an upload -----------------------------------------------------------
+    def rebuild(self, reason: str = "", background: bool = True) -> bool:
+        """Rebuild aside and swap in; the old index serves until then.
+
+        A request while a rebuild runs is queued: the running one builds once more when it is done
+        (the files it read may predate the new upload). Returns False when it was queued.
+        """
+        with self._rebuild_lock:
+            if self._rebuild_thread is not None and self._rebuild_thread.is_alive():
+                self._rebuild_again = True
+                self.rebuild_status.reason += f"；{reason}" if reason else ""
+                return False
+            self.rebuild_status = RebuildStatus(state="running", progress="读取语料", started=_now(), reason=reason)
+            self._rebuild_again = False
+            if not background:
+                self._rebuild()
+                return True
+            self._rebuild_thread = threading.Thread(target=self._rebuild, name="pufa-index-rebuild", daemon=True)
+            self._rebuild_thread.start()
+            return True
+
+    def wait_rebuild(self, timeout: float = 120.0) -> bool:
+        thread = self._rebuild_thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.rebuild_status.state in ("done", "error", "idle")
+
+    def _rebuild(self) -> None:
+        from ..changes import diff_catalogs
+        from ..indexer import build_index
+
+        status = self.rebuild_status
+        started = time.perf_counter()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            label = {"read": "读取语料", "catalog": "编目", "lexical": "建立检索索引"}.get(stage, stage)
+            status.progress = f"{label}：{done}/{total}" if total else (f"{label}：{done} 部" if done else label)
+
+        try:
+            old = self._services  # what the change list is measured against, even over queued rebuilds
+            emb = self._embedder_obj()
+            while True:
+                result = build_index(self.settings, emb.name, emb.dim, progress=progress)
+                current = self._services
+                if current is None or current.directory != result.build:
+                    status.progress = "切换到新索引"
+                    self._open()  # from here on, questions are answered from the new index
+                    self._restart_filler()
+                with self._rebuild_lock:
+                    if not self._rebuild_again:
+                        break
+                    self._rebuild_again = False
+                status.progress = "再次读取语料（期间有新的改动）"
+            status.skipped = list(result.report.skipped)
+            new = self._services
+            status.reused = old is not None and new is not None and old.directory == new.directory
+            if old is not None and new is not None and not status.reused:
+                status.progress = "比较新旧条文"
+                status.changes = diff_catalogs(old.catalog, new.catalog)
+            elif status.reused:
+                status.changes = CatalogChanges()
+            status.state = "done"
+            c = status.changes
+            log.info("rebuild (%s) done: %s", status.reason or "admin",
+                     f"{len(c.added)} added, {len(c.changed)} changed, {len(c.removed)} removed articles"
+                     if c is not None else "no previous index")
+        except Exception as e:  # reported on the admin page; the serving index keeps serving
+            log.exception("rebuild failed")
+            status.state = "error"
+            status.error = f"{type(e).__name__}: {e}" if not isinstance(e, PufaError) else str(e)
+        finally:
+            status.seconds = round(time.perf_counter() - started, 1)
+            status.finished = _now()
+            status.progress = ""
+
+    def _restart_filler(self) -> None:
+        """The filler works on one catalog: after a swap, start one on the new catalog's chunks."""
+        if self.filler is not None and self.filler.is_alive():
+            self.filler.stop_event.set()
+            self.filler.join(timeout=30)
+        self.filler = None
+        self._start_filler()
 
     def _start_filler(self) -> None:
         from ..indexer import DenseFiller
@@ -206,6 +323,10 @@ class Runtime:
             return
         self.filler = DenseFiller(services.catalog, services.dense, batch=self.settings.embed_batch)
         self.filler.start()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class IndexBuildingError(PufaError):
