@@ -5,9 +5,11 @@ rests on (《法名》第N条, checked against the catalog and by `citations.ver
 publish it. Every create / edit / publish / unpublish is recorded in the audit table (who, what, when).
 
 Published Q&As are their own source type: `CuratedMatcher` indexes their questions with the same
-jieba tokenizer as the lexical index and compares a new question by IDF-weighted cosine over token
-sets (IDF from the article index, so "处罚" weighs little and "未批先建" a lot). Above `THRESHOLD`
-(measured with bench/curated_threshold.py, see the README) the curated answer is shown first.
+jieba tokenizer as the lexical index and compares a new question by weighted cosine over token
+sets. A term the article index knows weighs its IDF there (so "处罚" weighs little and "未批先建" a
+lot); a colloquial word the laws never use ("交上去", "一般") weighs a fixed `UNKNOWN_WEIGHT`, not
+the maximum IDF it would otherwise get. Above `THRESHOLD` (measured with bench/curated_threshold.py,
+see the README) the curated answer is shown first.
 Deliberately left out: semantic (dense) matching and per-persona answers.
 """
 
@@ -30,7 +32,8 @@ from .errors import InputError, NotFoundError
 
 # Chosen on bench/curated_threshold.py (eval/questions/curated_match.jsonl): the lowest threshold with
 # no false match among the negatives, rounded up for margin. See the README's "Curated Q&A".
-THRESHOLD = 0.6
+THRESHOLD = 0.55
+UNKNOWN_WEIGHT = 2.0  # weight of a term the article index never uses (IDFs there run 0–10, median ≈ 8.7)
 LABEL = "「人工审核答复」"
 DRAFT, PUBLISHED, UNPUBLISHED = "draft", "published", "unpublished"
 STATUS_LABELS = {DRAFT: "草稿", PUBLISHED: "已发布", UNPUBLISHED: "已撤下"}
@@ -310,18 +313,23 @@ def _clean(question: str, answer: str, refs: Iterable[str]) -> tuple[str, str, t
     return question, answer, refs
 
 
+def term_weight(lexical) -> Callable[[str], float]:
+    """The weight of a question term, from the article index (pufa.lexical.LexicalIndex)."""
+    return lambda term: lexical.idf(term) if lexical.has_term(term) else UNKNOWN_WEIGHT
+
+
 class CuratedMatcher:
-    """IDF-weighted cosine over jieba token sets between a question and each published question."""
+    """Weighted cosine over jieba token sets between a question and each published question."""
 
     def __init__(self, entries: Iterable[CuratedQA], tokens: Callable[[str], list[str]],
-                 idf: Callable[[str], float], threshold: float = THRESHOLD):
+                 weight: Callable[[str], float], threshold: float = THRESHOLD):
         self._tokens = tokens
-        self._idf = idf
+        self._weight = weight
         self.threshold = threshold
         self._entries = [(qa, self._vector(qa.question)) for qa in entries]
 
     def _vector(self, text: str) -> dict[str, float]:
-        return {t: self._idf(t) for t in set(self._tokens(text))}
+        return {t: self._weight(t) for t in set(self._tokens(text))}
 
     @staticmethod
     def similarity(a: dict[str, float], b: dict[str, float]) -> float:

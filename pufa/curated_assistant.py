@@ -53,12 +53,12 @@ class _Renumberer:
 
 class CuratedAssistant:
     def __init__(self, inner, store: CuratedStore, catalog: Catalog, tokens: Callable[[str], list[str]],
-                 idf: Callable[[str], float], *, threshold: float | None = None, max_question_chars: int = 500):
+                 weight: Callable[[str], float], *, threshold: float | None = None, max_question_chars: int = 500):
         self.inner = inner
         self.store = store
         self.catalog = catalog
         self._tokens = tokens
-        self._idf = idf
+        self._weight = weight
         self._threshold = threshold
         self._max_chars = max_question_chars
         self._lock = threading.Lock()
@@ -75,7 +75,7 @@ class CuratedAssistant:
         with self._lock:
             if self._matcher is None or revision != self._revision:
                 kw = {} if self._threshold is None else {"threshold": self._threshold}
-                self._matcher = CuratedMatcher(self.store.published(), self._tokens, self._idf, **kw)
+                self._matcher = CuratedMatcher(self.store.published(), self._tokens, self._weight, **kw)
                 self._revision = revision
             return self._matcher
 

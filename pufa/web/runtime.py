@@ -225,10 +225,11 @@ class Runtime:
         log.info("serving index %s (%s)", index.directory.name, index.manifest.counts)
 
     def _wrap(self, assistant: AssistantLike, index) -> AssistantLike:
+        from ..curated import term_weight
         from ..curated_assistant import CuratedAssistant
 
         return CuratedAssistant(assistant, self.curated, index.catalog, index.lexical.tokenizer.tokens,
-                                index.lexical.idf, max_question_chars=self.settings.max_question_chars)
+                                term_weight(index.lexical), max_question_chars=self.settings.max_question_chars)
 
     # ---- rebuilding after an upload -----------------------------------------------------------
     def rebuild(self, reason: str = "", background: bool = True) -> bool:
