@@ -19,7 +19,9 @@ from pufa.numerals import NUMERAL
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 _INLINE_TAG = re.compile(r"</?(?:p|br|b|strong|em|i|u|span|div|sup|sub|font|a)\b[^>]*>", re.I)
 _COMMENT = re.compile(r"<!--(.*?)-->")
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
+# Closing #s are stripped in code: a lazy `(.*?)\s*#*$` backtracks quadratically on a long line of
+# spaces (20 KB took 10 s).
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _MD_TABLE_SEP = re.compile(r"^\|?[\s:|\-]+\|?$")
 _CJK = r"\u3400-\u9fff\uf900-\ufaff"
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
@@ -139,7 +141,7 @@ def prepare_lines(text: str) -> list[Line]:
         if not line:
             out.append(Line("blank", ""))
         elif m := _MD_HEADING.match(line):
-            out.append(Line("heading", squash_spaces(m.group(2)), len(m.group(1))))
+            out.append(Line("heading", squash_spaces(m.group(2).rstrip().rstrip("#")), len(m.group(1))))
         elif line.startswith("|"):
             if (row := _md_table_row(line)) is not None:
                 out.append(Line("table", row))
