@@ -4,7 +4,7 @@ Off unless `PUFA_ADMIN_TOKEN` is set (then every /admin URL answers 404). Staff 
 token and their name through a form; the browser keeps HttpOnly, SameSite=Strict cookies holding an
 HMAC of the token (never the token itself, never in a URL) and the name signed with it (the name goes
 into the curated Q&A audit trail). Scripts may send `Authorization: Bearer <token>` and
-`X-Pufa-Admin-Name`. A page without sign-in shows the login form (401); a change without it is 403.
+`X-Pufa-Admin-Name` (percent-encoded UTF-8). A page without sign-in shows the login form (401); a change without it is 403.
 Document uploads live in admin_documents.py, curated Q&A in admin_curated.py.
 """
 
@@ -63,7 +63,7 @@ class AdminAuth:
     def actor(self, request: Request) -> str:
         """Who is making a change: the name given at sign-in (signed cookie) or X-Pufa-Admin-Name for scripts."""
         if request.headers.get("authorization", "").startswith("Bearer "):
-            return clean_actor(request.headers.get("x-pufa-admin-name", ""))
+            return clean_actor(unquote(request.headers.get("x-pufa-admin-name", "")))  # percent-encoded UTF-8
         value = request.cookies.get(NAME_COOKIE, "")
         name, _, signature = value.rpartition(".")
         name = unquote(name)
