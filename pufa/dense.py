@@ -79,10 +79,16 @@ def open_client(store: str, path: Path):
     if store == "embedded":
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    m = re.fullmatch(r"https?://([^:/]+):(\d+)/?", store)
+    m = re.fullmatch(r"(https?)://([^:/]+):(\d+)/?", store)
     if not m:
         raise ConfigError(f"PUFA_DENSE_STORE={store!r}: use 'embedded' or 'http://host:port' of a Chroma server")
-    return chromadb.HttpClient(host=m.group(1), port=int(m.group(2)), settings=chroma_settings)
+    try:
+        return chromadb.HttpClient(host=m.group(2), port=int(m.group(3)), ssl=m.group(1) == "https",
+                                   settings=chroma_settings)
+    except ValueError as e:  # chromadb's "Could not connect to a Chroma server"
+        raise ConfigError(
+            f"Cannot reach the Chroma server at {store} ({e}). Start it with: chroma run --path DIR "
+            f"--host {m.group(2)} --port {m.group(3)}, or set PUFA_DENSE_STORE=embedded") from e
 
 
 class DenseIndex:
@@ -159,9 +165,14 @@ class DenseIndex:
         return self.query_vector(self.embedder.embed_query(text), k)
 
     def query_vector(self, vec: np.ndarray, k: int = 50) -> list[tuple[str, float]]:
-        if self.count() == 0:
+        try:
+            if self.count() == 0:
+                return []
+            res = self._collection.query(query_embeddings=[vec.astype(np.float32)], n_results=k,
+                                         include=["distances"])
+        except Exception as e:  # a Chroma server down or restarting: answer from the lexical leg meanwhile
+            log.warning("dense store query failed (%s: %s); answering without it", type(e).__name__, e)
             return []
-        res = self._collection.query(query_embeddings=[vec.astype(np.float32)], n_results=k, include=["distances"])
         ids = res["ids"][0]
         dists = res["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, dists)]
