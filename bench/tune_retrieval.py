@@ -22,11 +22,10 @@ from pufa.retrieval import Retriever  # noqa: E402
 from pufa.settings import Settings, apply_offline_defaults  # noqa: E402
 
 GRID = {
-    "w_dense": [2.0, 3.0, 4.0, 6.0],
-    "w_rrf": [0.0, 10.0],
-    "expansion_weight": [0.6],
-    "intent_boost": [0.1, 0.2],
-    "law_prior": [0.0, 0.5, 1.0, 2.0],
+    "normalise": ["max", "z"],
+    "w_lexical_expanded": [0.0, 1.0],
+    "w_dense": [1.5, 2.0, 3.0],
+    "law_prior": [0.0, 1.0],
 }
 
 

@@ -51,7 +51,9 @@ class RetrievalParams:
     non_current_factor: float = 0.5
     intent_boost: float = 0.2  # penalty questions → liability articles; deadline questions → articles with time limits
     counterparts: int = 1  # for a repealed article asked for, how many counterparts in force to add
-    law_prior: float = 0.0  # measured: +0.01 MRR on STARD, -0.02 on env_dev, so off; weight of the law's share of the top candidates' scores (cluster hypothesis)
+    # weight of the law's share of the top candidates' scores (cluster hypothesis); measured with z:
+    # env_dev R@5 +0.02, STARD R@10 -0.006, the best summed R@10 + MRR (bench/results/tune_retrieval.json)
+    law_prior: float = 1.0
     law_prior_top: int = 20
     require: str = ""  # only articles with this feature ("penalty"/"deadline"); used to map liability articles
     legs: tuple[str, ...] = ("exact", "lexical", "dense")
