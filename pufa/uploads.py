@@ -18,6 +18,7 @@ import io
 import os
 import re
 import tempfile
+import threading
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -136,6 +137,8 @@ def _explain(name: str, detail: str) -> str:
 class DocumentFolder:
     """The corpus folder uploads go into, with its MANIFEST.tsv."""
 
+    _write_lock = threading.Lock()  # MANIFEST.tsv is read-modify-write: one change at a time per process
+
     def __init__(self, path: Path, max_bytes: int = MAX_BYTES):
         self.path = Path(path)
         self.max_bytes = max_bytes
@@ -160,23 +163,25 @@ class DocumentFolder:
         name, meta = self.validate(raw_name, data, meta)
         self.path.mkdir(parents=True, exist_ok=True)
         target = self._inside(name)
-        replaced = target.exists()
-        tmp = self.path / f".upload-{os.getpid()}-{name}"
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-        self._write_manifest_row(name, meta)
+        with self._write_lock:
+            replaced = target.exists()
+            tmp = self.path / f".upload-{os.getpid()}-{name}"
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+            self._write_manifest_row(name, meta)
         return name, replaced
 
     def delete(self, raw_name: str) -> None:
         name = safe_name(raw_name)
         target = self._inside(name)
-        if not target.is_file():
-            raise UploadError(f"语料目录中没有“{name}”。")
-        target.unlink()
-        rows = self._read_manifest()
-        if name in rows:
-            del rows[name]
-            self._write_manifest(rows)
+        with self._write_lock:
+            if not target.is_file():
+                raise UploadError(f"语料目录中没有“{name}”。")
+            target.unlink()
+            rows = self._read_manifest()
+            if name in rows:
+                del rows[name]
+                self._write_manifest(rows)
 
     def documents(self) -> list[StoredDocument]:
         if not self.path.is_dir():

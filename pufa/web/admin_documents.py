@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..changes import ArticleChange, CatalogChanges
 from ..errors import PufaError
@@ -73,7 +74,8 @@ def documents_router(auth, settings: Settings, runtime: Runtime, max_bytes: int 
             data = await file.read(docs_folder.max_bytes + 1)  # never more than the cap into memory
             meta = {"title": title, "level": level, "issuer": issuer, "region": region, "effective": effective,
                     "promulgated": promulgated, "status": status}
-            name, replaced = docs_folder.save(file.filename or "", data, meta)
+            # parsing a large PDF takes a while: off the event loop, so chat and pages keep answering
+            name, replaced = await run_in_threadpool(docs_folder.save, file.filename or "", data, meta)
         except PufaError as e:
             return render(error=f"上传失败：{e}", status_code=400)
         finally:
