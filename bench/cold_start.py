@@ -59,8 +59,8 @@ mark("first_answer")
 second = time.time()
 assistant.ask(sys.argv[3])
 marks["second_answer_ms"] = (time.time() - second) * 1000
-import resource
-marks["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM of this process (ru_maxrss would carry the parent's peak across fork+exec)
+marks["rss_mb"] = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 marks["citations"] = len(answer.citations)
 marks["refused"] = answer.refused
 print(json.dumps(marks))
