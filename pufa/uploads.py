@@ -13,7 +13,9 @@ for staff. Deliberately left out: virus scanning and versioning of replaced file
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import os
 import re
@@ -163,7 +165,7 @@ class DocumentFolder:
         name, meta = self.validate(raw_name, data, meta)
         self.path.mkdir(parents=True, exist_ok=True)
         target = self._inside(name)
-        with self._write_lock:
+        with self._locked():
             replaced = target.exists()
             tmp = self.path / f".upload-{os.getpid()}-{name}"
             tmp.write_bytes(data)
@@ -174,7 +176,7 @@ class DocumentFolder:
     def delete(self, raw_name: str) -> None:
         name = safe_name(raw_name)
         target = self._inside(name)
-        with self._write_lock:
+        with self._locked():
             if not target.is_file():
                 raise UploadError(f"语料目录中没有“{name}”。")
             target.unlink()
@@ -191,6 +193,17 @@ class DocumentFolder:
                 for p in sorted(self.path.iterdir())
                 if p.is_file() and p.suffix.lower() in ALLOWED and not p.name.startswith(".")
                 and p.name not in ("MANIFEST.tsv", "README.md")]
+
+    @contextlib.contextmanager
+    def _locked(self):
+        """One change at a time: across threads (a lock) and across app processes (flock on a lock file)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with self._write_lock, open(self.path / ".manifest.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # ---- MANIFEST.tsv -----------------------------------------------------------------------------
     def _inside(self, name: str) -> Path:
