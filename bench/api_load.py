@@ -26,15 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from pufa.evaluation import load_questions  # noqa: E402
 from pufa.metrics import percentile  # noqa: E402
+from procinfo import rss_mb  # noqa: E402
 
 
-def rss_mb(pid: int | None) -> float | None:
-    if not pid:
-        return None
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return None
 
 
 def call(client: httpx.Client, route: str, question: str) -> httpx.Response:

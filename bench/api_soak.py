@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pufa.metrics import percentile  # noqa: E402
+from procinfo import rss_mb  # noqa: E402
 
 QUESTIONS = [
     ("没批环评就开工了，会被怎么处罚？", "enterprise"),
@@ -34,13 +35,6 @@ QUESTIONS = [
 ]
 
 
-def rss_mb(pid: int | None) -> float | None:
-    if not pid:
-        return None
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return None
 
 
 def fingerprint(doc: dict) -> tuple:

@@ -22,19 +22,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pufa.settings import apply_offline_defaults  # noqa: E402
+from procinfo import rss_mb  # noqa: E402
 
 QUESTIONS = [("未批先建会罚多少？", "那如果是报告表呢？"), ("排污许可证过期了还能排放吗？", "会罚多少钱？"),
              ("收到行政处罚决定书后多久内可以申请行政复议？", "可以直接起诉吗？"),
              ("大气污染防治法第九十九条现在还有效吗？", "现在对应哪一条？"), ("邻居装修噪声太大可以向谁投诉？", "晚上几点以后不能施工？")]
 
 
-def rss_mb(pid: int | None) -> float | None:
-    if not pid:
-        return None
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return None
 
 
 def session(url: str, i: int, barrier: threading.Barrier, out: list) -> None:

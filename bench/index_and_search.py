@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from pufa.embedders import make_embedder  # noqa: E402
 from pufa.evaluation import load_questions  # noqa: E402
-from pufa.indexer import build_index, chunks_to_embed, open_index  # noqa: E402
+from pufa.indexer import build_index, open_index  # noqa: E402
 from pufa.metrics import percentile  # noqa: E402
 from pufa.retrieval import Retriever  # noqa: E402
 from pufa.settings import Settings, apply_offline_defaults  # noqa: E402

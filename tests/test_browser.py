@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -44,8 +43,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served(mini_index, tmp_path_factory):
-    import httpx
-    import uvicorn
+    from live_server import serve
 
     from pufa.web.runtime import Runtime
     from pufa.web.server import create_app
@@ -57,19 +55,7 @@ def served(mini_index, tmp_path_factory):
     assert runtime.ready, runtime.error
     store = FeedbackStore.in_dir(data)
     app = create_app(settings, runtime, store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{settings.port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/api/health", timeout=2).json()["status"] == "ok":
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.2)
+    base, server, thread = serve(app, settings.port)
     yield base, store
     server.should_exit = True
     thread.join(10)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-import time
 
 import pytest
 
@@ -60,8 +59,7 @@ def _serve_dir(directory, port: int) -> http.server.ThreadingHTTPServer:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The app on one port; host pages on an allowed and on a blocked port."""
-    import httpx
-    import uvicorn
+    from live_server import serve
 
     from pufa.embedders import HashEmbedder
     from pufa.indexer import build_index
@@ -88,18 +86,7 @@ def site(tmp_path_factory):
     runtime.start(background=False)
     assert runtime.ready, runtime.error
     app = create_app(settings, runtime, FeedbackStore.in_dir(root / "data"))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/api/health", timeout=2).json()["status"] == "ok":
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.2)
+    base, server, _ = serve(app, port)
     pages = root / "host"
     pages.mkdir()
     (pages / "index.html").write_text(HOST_PAGE.format(base=base), encoding="utf-8")
