@@ -52,6 +52,8 @@ class Settings:
     port: int = 7860
     admin_token: str = field(default="", repr=False)  # "" = administration pages off
     dense_fill: int = 1  # 1 = the serving process fills missing dense vectors in the background
+    # seconds between checks of index/CURRENT: a build swapped in by another process is picked up (0 = off)
+    index_follow_seconds: float = 10.0
     queue_concurrency: int = 4  # Gradio queue workers for chat; chosen by bench/app_sessions.py
     bureau_name: str = "当地生态环境局"  # named in the disclaimer: whom to contact
     # The outreach widget and the HTTP API (pufa/web/api.py, widget.py, limits.py, security.py)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..catalog import Catalog
@@ -96,6 +97,7 @@ class Runtime:
         self._rebuild_lock = threading.Lock()
         self._rebuild_thread: threading.Thread | None = None
         self._rebuild_again = False
+        self._stopping = threading.Event()
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -153,6 +155,33 @@ class Runtime:
             self._thread.start()
         else:
             self._build_and_open()
+        if self.settings.index_follow_seconds > 0:
+            threading.Thread(target=self._follow, name="pufa-index-follow", daemon=True).start()
+
+    def _follow(self) -> None:
+        """Pick up a build another process swapped in (several app processes serve one index)."""
+        while not self._stopping.wait(self.settings.index_follow_seconds):
+            self.follow_current()
+
+    def follow_current(self) -> bool:
+        """Open the build CURRENT names if it is not the one being served. True when it switched."""
+        from ..indexer import current_build
+
+        services = self._services
+        rebuilding = self._rebuild_thread is not None and self._rebuild_thread.is_alive()
+        if services is None or rebuilding or (self._thread is not None and self._thread.is_alive()):
+            return False
+        build = current_build(self.settings.index_dir)
+        if build is None or build.resolve() == Path(services.directory).resolve():
+            return False
+        try:
+            self._open()
+        except Exception as e:  # a half-visible or damaged build: keep serving the one we have
+            log.warning("could not switch to %s (%s); still serving %s", build.name, e, services.directory)
+            return False
+        log.info("switched to %s, swapped in by another process", build.name)
+        self._restart_filler()
+        return True
 
     def wait_ready(self, timeout: float = 120.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -163,6 +192,7 @@ class Runtime:
         return self.ready
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.filler is not None:
             self.filler.stop_event.set()
             self.filler.join(timeout=10)
