@@ -146,7 +146,6 @@ class Assistant:
         """The top hits, each repealed one followed by its counterpart(s) in force."""
         out: list[Source] = []
         seen: set[tuple] = set()
-        counterparts_done: set[str] = set()
         for rank, hit in enumerate(hits[:SOURCES_K]):
             a = hit.article
             if a.key in seen:
@@ -154,7 +153,7 @@ class Assistant:
             seen.add(a.key)
             out.append(Source(a, rank, exact="exact" in hit.legs or "counterpart" in hit.legs,
                               replaces=hit.note if "counterpart" in hit.legs else ""))
-            if a.status != STATUS_CURRENT and rank < 3 and a.law_id not in counterparts_done:
+            if a.status != STATUS_CURRENT and rank < 3:
                 for cp in self.retriever.counterparts(a):
                     if cp.article.key not in seen:
                         seen.add(cp.article.key)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from .answer import Citation, Draft
 from .catalog import Catalog
 from .errors import NotFoundError
 from .passages import OBLIGATION, PENALTY, Piece, PieceScorer, paragraphs, pieces
-from .records import STATUS_CURRENT, Article, Hit
+from .records import STATUS_CURRENT, Article
 
 _REMEDIES_FILE = Path(__file__).with_name("remedies.toml")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|~!])")
@@ -102,7 +102,7 @@ class ExtractiveComposer:
         else:
             chosen = self._choose(usable, scorer, persona)
             if chosen:
-                lines.append("**简要回答**" if persona == "enterprise" else "**简要回答**")
+                lines.append("**简要回答**")
                 lines += [cite(s, p) for s, p in chosen]
                 penalty = self._penalty(usable, scorer, chosen)
                 if penalty is not None:
@@ -238,15 +238,3 @@ def _plain(text: str) -> str:
 
 def _overlaps(piece: Piece, chosen: list[Piece]) -> bool:
     return any(piece.text in c.text or c.text in piece.text for c in chosen)
-
-
-def sources_from_hits(hits: list[Hit], counterpart_of: dict[tuple, tuple[str, float | None]]) -> list[Source]:
-    out: list[Source] = []
-    for rank, hit in enumerate(hits):
-        replaces, confidence = counterpart_of.get(hit.article.key, ("", None))
-        out.append(Source(hit.article, rank, exact="exact" in hit.legs, replaces=replaces, confidence=confidence))
-    return out
-
-
-def with_rank(source: Source, rank: int) -> Source:
-    return replace(source, rank=rank)
