@@ -9,12 +9,12 @@ refusal rate on answerable rows; time to a complete answer. Metric functions are
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .answer import Answer
+from .citations import normalise
 from .evaluation import Key, Question, label_key
 from .metrics import mean, percentile
 
@@ -28,13 +28,9 @@ class AnswerRecord:
     seconds: float
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+|\\", "", text)
-
-
 def mentions_all(answer_text: str, facts: list[str]) -> bool:
-    text = _norm(answer_text)
-    return all(_norm(f) in text for f in facts)
+    text = normalise(answer_text)
+    return all(normalise(f) in text for f in facts)
 
 
 def citation_keys(answer: Answer) -> list[Key]:

@@ -62,7 +62,7 @@ CREATE INDEX IF NOT EXISTS audit_qa ON audit(qa_id);
 
 _REF = re.compile(r"^《?\s*(?P<law>[^《》\s]{2,40}?)\s*》?\s*(?P<num>第?\s*[零〇一二两三四五六七八九十百千万\d]+\s*条?"
                   r"(?:之[一二三四五六七八九十\d]+)?)$")
-_MARKER = re.compile(r"(?<!\\)\[(\d{1,3})\]")
+MARKER = re.compile(r"(?<!\\)\[(\d{1,3})\]")
 
 
 class CuratedError(InputError):
@@ -145,7 +145,7 @@ def curated_text(qa: CuratedQA, citations: list[Citation]) -> str:
     """The curated answer as shown: the label, the staff's text, and the basis with [n] markers."""
     body = qa.answer.strip()
     lines = [f"**{LABEL}**", body]
-    if not _MARKER.search(body) and citations:
+    if not MARKER.search(body) and citations:
         lines.append("依据：" + "；".join(f"{c.article.citation()}[{c.n}]" for c in citations))
     return "\n".join(lines)
 

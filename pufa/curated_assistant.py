@@ -11,23 +11,21 @@ Deliberately left out: matching follow-ups by their conversation (a follow-up is
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from .answer import Answer, Citation, Event, FinalEvent, SourcesEvent, TextEvent, Turn
 from .catalog import Catalog
-from .curated import CuratedError, CuratedMatcher, CuratedStore, Match, checked_prefix
+from .curated import MARKER, CuratedError, CuratedMatcher, CuratedStore, Match, checked_prefix
 
 log = logging.getLogger(__name__)
 
 SEPARATOR = "**系统检索答复**"
-_MARKER = re.compile(r"(?<!\\)\[(\d{1,3})\]")
 
 
 def renumber(text: str, offset: int) -> str:
-    return _MARKER.sub(lambda m: f"[{int(m.group(1)) + offset}]", text) if offset else text
+    return MARKER.sub(lambda m: f"[{int(m.group(1)) + offset}]", text) if offset else text
 
 
 class _Renumberer:

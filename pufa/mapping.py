@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .catalog import Catalog
+from .passages import ITEM
 from .records import STATUS_CURRENT, STATUS_REPEALED, Article, Law
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,6 @@ ALIGN_RATIO = 0.7  # units whose centroid similarity reaches this share of the b
 ALIGN_MAX_UNITS = 4
 PIECE_LEAD_WEIGHT = 0.35
 
-_ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[)）]")
 _IN_FORCE_CLAUSE = re.compile(r"^本(?:法|条例|规定|办法)自.{0,30}(?:起)?施行")
 _CHAPTER_NO = re.compile(r"^第([一二三四五六七八九十百零〇]+)章")
 _NOISE = re.compile(r"[\s\u3000，。；：、！？,.;:!?（）()“”‘’《》〈〉\[\]【】]")
@@ -158,7 +158,7 @@ def _units(articles: list[Article]) -> list[int]:
 def _pieces(text: str) -> tuple[list[str], str]:
     """The pieces matched on their own: items with their lead sentence, else paragraphs."""
     lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-    items = [i for i, ln in enumerate(lines) if _ITEM.match(ln)]
+    items = [i for i, ln in enumerate(lines) if ITEM.match(ln)]
     if len(items) >= 2:
         lead = " ".join(lines[: items[0]])
         return [lines[i] for i in items], lead
@@ -226,7 +226,7 @@ def _map_into(catalog: Catalog, target_id: str, source_ids: list[str]) -> list[C
     t_para_owner: list[int] = []
     for t, a in enumerate(targets):
         paragraphs = [ln for ln in a.text.split("\n") if ln.strip()]
-        if len(paragraphs) >= 2 and not any(_ITEM.match(ln.strip()) for ln in paragraphs):
+        if len(paragraphs) >= 2 and not any(ITEM.match(ln.strip()) for ln in paragraphs):
             t_para_texts.extend(paragraphs)
             t_para_owner.extend([t] * len(paragraphs))
     t_para_mat = vec.matrix(t_para_texts) if t_para_texts else None

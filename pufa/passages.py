@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"(?<=[。！？])")
 _CLAUSE_END = re.compile(r"(?<=；)")
-_ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[)）]")
+ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[)）]")  # a 项 line: （一）… / (二)…
 LONG_SENTENCE = 120  # characters: beyond this a "；"-sentence is quoted clause by clause
 GAP = "……"
 _PARA_END = ("。", "；", "：", ":", ";", "！", "？", "）", ")")
@@ -41,7 +41,7 @@ def paragraphs(text: str) -> list[str]:
     for line in (p.strip() for p in text.split("\n")):
         if not line:
             continue
-        if out and not out[-1].endswith(_PARA_END) and not _ITEM.match(line):
+        if out and not out[-1].endswith(_PARA_END) and not ITEM.match(line):
             out[-1] += line
         else:
             out.append(line)
@@ -56,7 +56,7 @@ def _groups(paras: list[str]) -> list[tuple[int, str, list[str]]]:
         lead, items = paras[i], []
         j = i + 1
         if lead.endswith(("：", ":")):
-            while j < len(paras) and _ITEM.match(paras[j]):
+            while j < len(paras) and ITEM.match(paras[j]):
                 items.append(paras[j])
                 j += 1
         out.append((i, lead, items))

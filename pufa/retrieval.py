@@ -25,6 +25,7 @@ from .dense import DenseIndex
 from .errors import IndexMismatchError, NotFoundError
 from .lexical import LexicalIndex
 from .mapping import repealers
+from .passages import ITEM
 from .query import QueryAnalysis, Vocabulary, analyse
 from .records import STATUS_CURRENT, Article, Hit, Law
 from .settings import Settings
@@ -275,7 +276,7 @@ class Retriever:
         # An article listing several violations (（一）（二）…) usually maps to several articles in force:
         # look each item up on its own, with the lead sentence for context.
         lines = [ln for ln in article.text.split("\n") if ln.strip()]
-        items = [ln for ln in lines if re.match(r"^[（(][一二三四五六七八九十]+[)）]", ln)]
+        items = [ln for ln in lines if ITEM.match(ln)]
         queries = items if items and len(items) <= 6 else [article.text]
         out: dict[ArticleKey, Hit] = {}
         for query in queries:
