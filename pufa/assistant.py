@@ -18,7 +18,7 @@ from .answer import Answer, Citation, Draft, Event, FinalEvent, SourcesEvent, Te
 from .catalog import Catalog
 from .citations import verify
 from .errors import InputError
-from .extractive import ExtractiveComposer, Source, load_remedies, md_escape
+from .extractive import ExtractiveComposer, Source, basis_heading, load_remedies, md_escape
 from .passages import PENALTY, PROHIBITION, PieceScorer, pieces
 from .records import STATUS_CURRENT, Hit
 from .refusal import Refusal, RefusalPolicy
@@ -212,8 +212,7 @@ class Assistant:
         lines += ["", refusal.closing, self.policy.where_to_ask]
         if citations:
             lines += ["", "**法律依据**"]
-            lines += [f"[{c.n}] 《{c.article.law_short}》{c.article.article_no}（{c.article.status}，"
-                      f"{c.article.effective} 起施行）" for c in citations]
+            lines += [basis_heading(c.n, c.article) for c in citations]
         draft = Draft("\n".join(lines), tuple(citations))
         return self._finish(question, resolved, draft, persona, as_of, "extractive", refusal)
 

@@ -208,12 +208,7 @@ class ExtractiveComposer:
         out: list[str] = []
         for c in cited:
             a = c.source.article
-            facts = [a.status or "状态不明"]
-            if a.effective:
-                facts.append(f"{a.effective} 起施行")
-            if c.source.replaces:
-                facts.append(f"现行对应条文，对应原{c.source.replaces}")
-            out.append(f"[{c.n}] 《{a.law_short}》{a.article_no}（{'，'.join(facts)}）")
+            out.append(basis_heading(c.n, a, c.source.replaces))
             paras = paragraphs(a.text)
             used = sorted({q.paragraph for q in c.quotes}) if quote else []
             limit = QUOTE_WHOLE if persona == "public" else QUOTE_ARTICLE
@@ -230,6 +225,16 @@ class ExtractiveComposer:
                 else:
                     out += [f"> {md_escape(q.text)}" for q in c.quotes if q.paragraph == i]
         return out
+
+
+def basis_heading(n: int, a: Article, replaces: str = "") -> str:
+    """A legal-basis entry: [n] 《法名》第N条（status，effective 起施行[，counterpart of …]）."""
+    facts = [a.status or "状态不明"]
+    if a.effective:
+        facts.append(f"{a.effective} 起施行")
+    if replaces:
+        facts.append(f"现行对应条文，对应原{replaces}")
+    return f"[{n}] 《{a.law_short}》{a.article_no}（{'，'.join(facts)}）"
 
 
 def _plain(text: str) -> str:
