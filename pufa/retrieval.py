@@ -331,13 +331,16 @@ class Retriever:
         return tuple(t for t in terms if len(t) >= 2 and t in article.text)
 
     def similarity(self, question: str, hits: list[Hit]) -> float | None:
-        """Best cosine between the question and the given hits' embedded chunks; None without vectors."""
-        if self.dense is None or not hits:
+        """Best cosine between the question and the given hits' chunks.
+
+        None unless every hit has its vectors: while the dense index is still filling, a maximum over
+        the few embedded chunks is not the figure the refusal threshold was calibrated on.
+        """
+        if self.dense is None or not hits or any(h.article.key not in self._table.index for h in hits):
             return None
-        ids = [c for h in hits if h.article.key in self._table.index
-               for c in self._table.chunk_ids[self._table.index[h.article.key]]]
-        vectors = self.dense.vectors(ids) if ids else {}
-        if not vectors:
+        ids = [c for h in hits for c in self._table.chunk_ids[self._table.index[h.article.key]]]
+        vectors = self.dense.vectors(ids)
+        if len(vectors) < len(set(ids)):
             return None
         vec = self.dense.embedder.embed_query(question)
         return max(float(v @ vec) for v in vectors.values())
