@@ -43,6 +43,13 @@ def _services(settings: Settings, emb: HashEmbedder):
     return index, Assistant(retriever, index.catalog, settings=settings)
 
 
+def _wait_for_requests(counts: dict[str, int], client: str, n: int, deadline_s: float = 60.0) -> None:
+    """Wait until `client` has finished `n` more requests; a loaded machine may take seconds for one."""
+    start, until = counts[client], time.monotonic() + deadline_s
+    while counts[client] < start + n and time.monotonic() < until:
+        time.sleep(0.05)
+
+
 @pytest.mark.slow  # ~15-25 s: three builds and several opens (each loads the jieba dictionary)
 def test_rebuild_and_swap_while_answering_fails_no_request(tmp_path):
     db = make_mini_db(tmp_path / "laws.db", (LAW,))
@@ -111,7 +118,7 @@ def test_rebuild_and_swap_while_answering_fails_no_request(tmp_path):
             assert not result.reused
             builds.append(result.build)
             current["services"] = _services(settings, emb)  # the swap a runtime makes after its rebuild
-            time.sleep(0.3)
+            _wait_for_requests(counts, "latest", 2)  # so at least one request began after the swap
     finally:
         stop.set()
         for t in threads:
