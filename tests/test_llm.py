@@ -20,7 +20,7 @@ from pufa.settings import Settings
 
 KEY = "sk-test-5f2b9c0e7d1a"
 TIMEOUT = 0.5
-MARGIN = 0.6  # seconds past the deadline a failure may take to surface (thread wake-up, teardown)
+MARGIN = 1.5  # seconds past the deadline a failure may take to surface (thread wake-up, teardown, a loaded CI machine); the faults last several seconds
 MESSAGES = [Message("system", "只依据下列来源回答。\n[1] 《大气污染防治法》第九十九条 ……"),
             Message("user", "未取得排污许可证排放大气污染物怎么处罚？")]
 
