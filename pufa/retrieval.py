@@ -3,7 +3,10 @@
 Legs:
 1. exact — article references in the question ("法典第八十条", "大气法99条") go straight to the catalog;
 2. lexical — BM25 over jieba tokens of the question plus lay→legal expansions (weighted lower);
-3. dense — the embedder's nearest chunks (whatever is embedded so far).
+3. dense — the embedder's nearest chunks, once every chunk has its vector. While the dense index is
+   still filling (a fresh install embeds for about an hour) the hybrid is lexical only: a partly
+   filled leg scores the articles without vectors as dissimilar and buries them under whatever was
+   embedded first (measured: repealed 固体废物法 articles above the 法典's 未批先建 penalty).
 Chunk scores are folded into articles (best chunk), every candidate gets both a lexical and a dense
 score, and the two normalised scores are mixed; the weights and depths are chosen by measurement
 (`bench/tune_retrieval.py`), not by taste. A law named in the question boosts its articles; repealed laws and historical
@@ -33,6 +36,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 ArticleKey = tuple[str, int, int]
+DENSE_RECHECK_SECONDS = 10.0  # how often an incomplete dense index is checked again (count: ~4 ms)
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class Retriever:
         self._factor = np.asarray([1.0 if k[0] in in_force else 0.0 for k in self._table.keys])
         self._features = _article_features(catalog, self._table.keys)
         self._repealed_by = {law_id: law for law_id, (law, _) in repealers(catalog).items()}
+        # shared with the with_params() clones: one check serves them all
+        self._dense_state = {"ready": False, "checked": float("-inf")}
 
     @classmethod
     def from_settings(cls, settings: Settings, params: RetrievalParams | None = None) -> Retriever:
@@ -120,6 +126,28 @@ class Retriever:
         clone.__dict__.update(self.__dict__)
         clone.params = replace(self.params, **changes)
         return clone
+
+    def dense_ready(self) -> bool:
+        """Whether every chunk of the catalog has its vector (then it stays so for this index).
+
+        Checked at most every DENSE_RECHECK_SECONDS: the vector count first, then, once it is high
+        enough, each id (~0.4 s for 26k chunks, once), since the store may hold vectors of older builds.
+        """
+        state = self._dense_state
+        if state["ready"] or self.dense is None:
+            return state["ready"]
+        now = time.monotonic()
+        if now - state["checked"] < DENSE_RECHECK_SECONDS:
+            return False
+        state["checked"] = now
+        ids = list(self._table.group_of_id)
+        try:
+            state["ready"] = self.dense.count() >= len(ids) and not self.dense.missing(ids)
+        except Exception as e:  # a store error degrades to lexical ranking, never fails the question
+            log.warning("dense store could not be checked (%s); ranking without it", e)
+        if not state["ready"]:
+            log.debug("dense index still filling: ranking is lexical only")
+        return state["ready"]
 
     # ---------------------------------------------------------------------------------------
     def analyse(self, question: str) -> QueryAnalysis:
@@ -213,7 +241,8 @@ class Retriever:
             lex_rank = {g: r for r, g in enumerate(sorted(named_groups, key=lambda g: -lex[g])[: p.depth], 1)}
         cos: dict[int, float] = {}
         dense_rank: dict[int, int] = {}
-        if "dense" in p.legs:
+        # dense alone (eval --compare's dense-only) uses what is there; mixed with lexical, only a full index
+        if "dense" in p.legs and ("lexical" not in p.legs or self.dense_ready()):
             cos, order = self._dense_leg(analysis.question, list(lex_rank), p.depth)
             if law:
                 order = [g for g in order if keys[g][0] in named_ids]
