@@ -209,3 +209,16 @@ def test_web_tab_handler_previews_and_writes_both_files(mini_index, tmp_path):
     preview, md, docx_path, status = handlers.build(FREE_TEXT, "", "enterprise", "short")
     assert (preview, md, docx_path) == ("", None, None) and "主题" in status
     runtime.stop()
+
+
+def test_web_tab_export_folder_is_removed_with_the_handlers():
+    import gc
+
+    from pufa.web.handout_tab import HandoutHandlers
+
+    handlers = HandoutHandlers(runtime=None)  # the folder a serving process creates for its downloads
+    folder = handlers.out_dir
+    (folder / "危险废物-培训材料.md").write_text("# 危险废物", encoding="utf-8")
+    del handlers
+    gc.collect()
+    assert not folder.exists()  # a process that ends leaves no handout files in the temp folder

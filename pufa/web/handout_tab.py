@@ -3,15 +3,18 @@
 `HandoutHandlers` is plain Python over `pufa.handout` (tests drive it without a browser); `add_tab`
 only wires it to Gradio components and is called inside the app's `gr.Tabs()`. The handout is built
 with the serving process's open index (never reopened); exports go to a per-process temporary folder
-that Gradio serves as downloads. Nothing about the user is stored.
+that Gradio serves as downloads, removed when the handlers are (at the latest when the process exits).
+Nothing about the user is stored.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import gradio as gr
@@ -28,8 +31,12 @@ FREE_TEXT = "（自定义主题，见右侧输入）"
 class HandoutHandlers:
     def __init__(self, runtime: Runtime, out_dir: Path | None = None):
         self.runtime = runtime
-        self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="pufa-handouts-"))
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if out_dir is None:
+            self.out_dir = Path(tempfile.mkdtemp(prefix="pufa-handouts-"))
+            weakref.finalize(self, shutil.rmtree, self.out_dir, ignore_errors=True)
+        else:
+            self.out_dir = Path(out_dir)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         self._assistant = None
         self._for = None
 
