@@ -12,7 +12,8 @@ scored against the hybrid's own order in the same process:
 - domain:     + b for articles of environmental and administrative-procedure laws (the bureau's domain);
 - in-degree:  + w × log(1 + how often other current articles cite the article / its law by name);
 - companion:  insert, after each of the top-2 non-liability hits, the liability article that punishes
-              it (pufa.liability, the handout matcher; cosine ≥ 0.4).
+              it: by pufa.liability (the handout matcher; cosine ≥ 0.4), or by searching the liability
+              articles of the same law with the hit's text (lexical only, as the counterpart fallback does).
 Results go to bench/results/retrieval_probes.json. Dev sets only; nothing here is keyed on a question.
 """
 
@@ -83,6 +84,8 @@ def citation_counts(retriever: Retriever) -> tuple[Counter, Counter]:
 
 def collect(retriever: Retriever, questions, liability: LiabilityIndex) -> list[dict]:
     emb = retriever.dense.embedder
+    penalty_finder = retriever.with_params(legs=("lexical",), intent_boost=0.0, counterparts=0, require="penalty",
+                                           law_prior=0.0)
     table = retriever._table
     rows = []
     for q in questions:
@@ -97,14 +100,17 @@ def collect(retriever: Retriever, questions, liability: LiabilityIndex) -> list[
             vectors = retriever.dense.vectors(table.chunk_ids[g]) if g is not None else {}
             matrix = np.asarray(list(vectors.values())) if vectors else None
             cl = [float((matrix @ v).max()) if matrix is not None else 0.0 for v in clause_vecs]
-            companion = None
+            companion = searched = None
             if rank < 2 and not is_liability(h.article):
                 found = [m for p in h.article.text.split("\n") if p.strip() and (m := liability.match(h.article, p))]
                 if found:
                     unit = max(found, key=lambda m: m[1])[0].article
                     companion = (unit.law_short, unit.num, unit.sub)
+                got = penalty_finder.search(h.article.text[:300], k=1, law=h.article.law)
+                if got and got[0].article.key != h.article.key:
+                    searched = (got[0].article.law_short, got[0].article.num, got[0].article.sub)
             cands.append({"key": (h.article.law_short, h.article.num, h.article.sub), "score": h.score,
-                          "law": h.article.law_short, "clauses": cl, "companion": companion})
+                          "law": h.article.law_short, "clauses": cl, "companion": companion, "searched": searched})
         rows.append({"labels": q.labels, "cands": cands})
     return rows
 
@@ -131,19 +137,23 @@ def rescored(extra):
     return order
 
 
-def with_companions(row) -> list:
-    order = [c["key"] for c in row["cands"]]
-    for c in row["cands"][:2]:
-        if c["companion"] and c["companion"] not in order[:5]:
-            if c["companion"] in order:
-                order.remove(c["companion"])
-            order.insert(order.index(c["key"]) + 1, c["companion"])
-    return order
+def with_companions(field: str):
+    def order_of(row) -> list:
+        order = [c["key"] for c in row["cands"]]
+        for c in row["cands"][:2]:
+            if c[field] and c[field] not in order[:5]:
+                if c[field] in order:
+                    order.remove(c[field])
+                order.insert(order.index(c["key"]) + 1, c[field])
+        return order
+    return order_of
 
 
 def probes(article_in: Counter, law_in: Counter) -> dict:
     domain = lambda law: bool(_ENV_TITLE.search(law) or _ADMIN_TITLE.search(law))  # noqa: E731
-    out = {"hybrid": lambda row: [c["key"] for c in row["cands"]], "companion (top-2, liability match)": with_companions}
+    out = {"hybrid": lambda row: [c["key"] for c in row["cands"]],
+           "companion (top-2, liability match)": with_companions("companion"),
+           "companion (top-2, penalty search)": with_companions("searched")}
     for w in (0.25, 0.5, 1.0):
         for name, pool in (("max", max), ("mean", np.mean)):
             out[f"clauses {name} w={w}"] = rescored(
