@@ -336,7 +336,7 @@ def chunks_to_embed(catalog: Catalog, dense: DenseIndex) -> list[Chunk]:
 
 
 class DenseFiller(threading.Thread):
-    """Fills the dense index in the background; retrieval mixes it in once every chunk has its vector."""
+    """Fills the dense index in the background; retrieval uses whatever is embedded so far."""
 
     def __init__(self, catalog: Catalog, dense: DenseIndex, batch: int = 16):
         super().__init__(name="pufa-dense-filler", daemon=True)

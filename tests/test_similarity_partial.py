@@ -1,11 +1,9 @@
-"""While the dense index is still filling (about an hour after a fresh install), nothing partial is used:
-the refusal check's similarity waits for the vectors of every hit, and ranking stays lexical until
-every chunk has its vector."""
+"""While the dense index is still filling (about an hour after a fresh install): the refusal check's
+similarity waits for the vectors of every hit, and articles without vectors yet keep their lexical rank."""
 
 from __future__ import annotations
 
 from conftest import write_config
-from pufa import retrieval
 from pufa.embedders import HashEmbedder
 from pufa.indexer import build_index, chunks_to_embed, open_index
 from pufa.retrieval import Retriever
@@ -32,8 +30,7 @@ def test_similarity_waits_for_the_vectors_of_every_hit(tmp_path, mini_db):
     assert retriever.similarity(question, hits) is not None
 
 
-def test_ranking_stays_lexical_until_every_chunk_has_its_vector(tmp_path, mini_db, monkeypatch):
-    monkeypatch.setattr(retrieval, "DENSE_RECHECK_SECONDS", 0.0)
+def test_articles_without_vectors_yet_are_not_buried_under_the_embedded_ones(tmp_path, mini_db):
     emb = HashEmbedder()
     settings = Settings(index_dir=tmp_path / "index", corpus_config=write_config(tmp_path, mini_db), embedder="hash")
     build_index(settings, emb.name, emb.dim)
@@ -41,15 +38,12 @@ def test_ranking_stays_lexical_until_every_chunk_has_its_vector(tmp_path, mini_d
     retriever = Retriever(index.catalog, index.lexical, index.dense)
     question = "工地晚上施工噪声扰民怎么处罚"
     lexical = [h.article.key for h in retriever.with_params(legs=("exact", "lexical")).search(question, k=5)]
-    # The filler embeds some other articles first (on a real install: environmental laws, repealed ones
-    # included); scored against them, the lexical hits would count as dissimilar and sink.
+    # The filler embeds other articles first (on a real install: environmental laws, repealed ones
+    # included). Scored as dissimilar, the lexical hits sank below them (the top hit fell out of the top 5).
     todo = chunks_to_embed(index.catalog, index.dense)
     index.dense.fill([c for c in todo if (c.law_id, c.num, c.sub) not in lexical][: len(todo) // 2], batch=16)
-    assert not retriever.dense_ready()
-    partial = retriever.search(question, k=5)
-    assert [h.article.key for h in partial] == lexical
-    assert not any("dense" in h.legs for h in partial)
+    partial = [h.article.key for h in retriever.search(question, k=5)]
+    assert partial[0] == lexical[0] and set(lexical[:3]) <= set(partial)
 
     index.dense.fill(chunks_to_embed(index.catalog, index.dense), batch=16)
-    assert retriever.dense_ready()
     assert any("dense" in h.legs for h in retriever.search(question, k=5))
