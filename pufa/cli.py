@@ -36,7 +36,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .indexer import DenseIndex, build_index, chunks_to_embed, open_index
 
     settings = _settings(args)
-    embedder = make_embedder(settings.embedder, settings.embed_threads, settings.embed_batch)
+    embedder = make_embedder(settings.embedder, settings.embed_threads, settings.embed_batch, bool(settings.fast_fill))
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:

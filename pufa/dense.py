@@ -11,6 +11,7 @@ always hand Chroma our vectors.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -128,25 +129,28 @@ class DenseIndex:
             )
 
     def fill(self, chunks: Iterable[Chunk], batch: int = 16,
-             progress: Callable[[int], None] | None = None, stop: threading.Event | None = None) -> int:
-        """Embed and store the given chunks (already filtered to missing ones). Returns how many."""
+             progress: Callable[[int], None] | None = None, stop: threading.Event | None = None,
+             window: int = 512) -> int:
+        """Embed and store the given chunks (already filtered to missing ones). Returns how many.
+
+        Chunks are read `window` at a time and embedded in batches of similar length, so a batch is
+        little padding (measured with the torch twin on random corpus chunks: 10 → 22 passages/s). The
+        order of the input holds between windows; `stop` is checked before each batch.
+        """
         done = 0
-        pending: list[Chunk] = []
-        for chunk in chunks:
-            if stop is not None and stop.is_set():
+        source = iter(chunks)
+        while not (stop is not None and stop.is_set()):
+            pending = sorted(itertools.islice(source, window), key=lambda c: len(c.text))
+            if not pending:
                 break
-            pending.append(chunk)
-            if len(pending) >= batch:
-                self.add(pending, self.embedder.embed_passages([c.text for c in pending]))
-                done += len(pending)
+            for i in range(0, len(pending), batch):
+                if stop is not None and stop.is_set():
+                    return done
+                part = pending[i:i + batch]
+                self.add(part, self.embedder.embed_passages([c.text for c in part]))
+                done += len(part)
                 if progress:
-                    progress(len(pending))
-                pending = []
-        if pending and not (stop is not None and stop.is_set()):
-            self.add(pending, self.embedder.embed_passages([c.text for c in pending]))
-            done += len(pending)
-            if progress:
-                progress(len(pending))
+                    progress(len(part))
         return done
 
     def vectors(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:

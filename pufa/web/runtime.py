@@ -202,7 +202,7 @@ class Runtime:
             from ..embedders import make_embedder
 
             s = self.settings
-            self._embedder = make_embedder(s.embedder, s.embed_threads, s.embed_batch)
+            self._embedder = make_embedder(s.embedder, s.embed_threads, s.embed_batch, bool(s.fast_fill))
         return self._embedder
 
     def _progress(self, stage: str, done: int, total: int) -> None:
