@@ -4,7 +4,7 @@ Legs:
 1. exact — article references in the question ("法典第八十条", "大气法99条") go straight to the catalog;
 2. lexical — BM25 over jieba tokens of the question plus lay→legal expansions (weighted lower);
 3. dense — the embedder's nearest chunks among those embedded so far (a fresh install fills the dense
-   index in the background for about an hour; a candidate without a vector yet is scored as the
+   index in the background for about 20 minutes; a candidate without a vector yet is scored as the
    lexical leg sees it, see `search`).
 Chunk scores are folded into articles (best chunk), every candidate gets both a lexical and a dense
 score, and the two normalised scores are mixed; the weights and depths are chosen by measurement
