@@ -119,6 +119,10 @@ def test_rebuild_and_swap_while_answering_fails_no_request(tmp_path):
             builds.append(result.build)
             current["services"] = _services(settings, emb)  # the swap a runtime makes after its rebuild
             _wait_for_requests(counts, "latest", 2)  # so at least one request began after the swap
+        # enough traffic to mean something, however slow the machine (clients keep using the old objects)
+        deadline = time.monotonic() + 120
+        while (counts["held"] < 20 or counts["latest"] < 10 or counts["opened"] < 2) and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         stop.set()
         for t in threads:
