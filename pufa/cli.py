@@ -32,11 +32,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .embedders import make_embedder
+    from .embedders import embedder_for
     from .indexer import DenseIndex, build_index, chunks_to_embed, open_index
 
     settings = _settings(args)
-    embedder = make_embedder(settings.embedder, settings.embed_threads, settings.embed_batch, bool(settings.fast_fill))
+    embedder = embedder_for(settings)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:

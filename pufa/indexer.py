@@ -29,7 +29,7 @@ from pathlib import Path
 from .catalog import Catalog, builtin_aliases
 from .chunks import SCHEME, chunk_article
 from .dense import DenseIndex
-from .embedders import Embedder, make_embedder
+from .embedders import Embedder, embedder_for
 from .errors import CorpusError, IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex, Tokenizer
 from .manifest import SCHEMA_VERSION, Manifest
@@ -99,7 +99,7 @@ def open_index(settings: Settings, embedder: Embedder | None = None, with_dense:
             log.info("index build %s was replaced while opening it; opening the current one", build.name)
     dense = None
     if with_dense:
-        embedder = embedder or make_embedder(settings.embedder, settings.embed_threads, settings.embed_batch, bool(settings.fast_fill))
+        embedder = embedder or embedder_for(settings)
         manifest.check(embedder=embedder.name, chunking=chunking_params(settings))
         dense = DenseIndex(embedder, settings.dense_store, settings.index_dir / "dense")
     return Index(build, manifest, catalog, lexical, dense)

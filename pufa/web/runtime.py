@@ -199,10 +199,10 @@ class Runtime:
 
     def _embedder_obj(self):
         if self._embedder is None:
-            from ..embedders import make_embedder
+            from ..embedders import embedder_for
 
             s = self.settings
-            self._embedder = make_embedder(s.embedder, s.embed_threads, s.embed_batch, bool(s.fast_fill))
+            self._embedder = embedder_for(s)
         return self._embedder
 
     def _progress(self, stage: str, done: int, total: int) -> None:
