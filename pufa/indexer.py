@@ -36,7 +36,7 @@ from .manifest import SCHEMA_VERSION, Manifest
 from .mapping import compute_counterparts
 from .records import Article, Chunk, Law
 from .settings import Settings
-from .sources import SourceReport, load_sources
+from .sources import SourceReport, load_sources, prefer_folder_copies
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +217,7 @@ def _build_index(settings: Settings, embedder_name: str, embedder_dim: int, forc
         docs.extend(source.documents(report))
         if progress:
             progress("read", len(docs), 0)
+    docs = prefer_folder_copies(docs, report)
     if not docs:
         raise CorpusError("The corpus is empty: no source yielded a document. Check corpus/sources.toml"
                           + (f"; skipped: {report.skipped}" if report.skipped else ""))

@@ -15,6 +15,7 @@ A file that cannot be read is reported and skipped; the rest of the corpus is st
 from __future__ import annotations
 
 import csv
+import re
 import hashlib
 import logging
 import sqlite3
@@ -111,6 +112,8 @@ class LawDatabaseSource:
             if not articles:
                 report.warnings.append(f"{title}: no articles in the database; skipped")
                 continue
+            if status == "现行有效":
+                _warn_missing_articles(title, articles, report)
             report.documents += 1
             yield SourceDoc(f"db-{law_id}", meta, articles, _fingerprint(meta, articles))
 
@@ -128,7 +131,40 @@ class LawDatabaseSource:
                 continue
             seen.add((n, sub))
             path = tuple(p.strip() for p in (chapter, section) if p and p.strip())
-            yield ParsedArticle(num=n, sub=sub, label=label or "全文", text=(text or "").strip(), chapter=path)
+            body, headings = _strip_stray_headings((text or "").strip())
+            if headings:
+                report.warnings.append(f"{title} {label}: removed heading {' / '.join(headings)} caught in its text")
+            yield ParsedArticle(num=n, sub=sub, label=label or "全文", text=body, chapter=path)
+
+
+# A heading of the next 编/分编/章/节 that the database left inside the previous article's text (25 articles
+# of 0.1.1, e.g. 民法典 第二百三十九条 ends with "第二分编 所有权"); a citation must not show it.
+_STRAY_HEADING = re.compile(r"第[一二三四五六七八九十百零〇]+(?:编|分编|章|节)[ \u3000]*[^\s。；：，]{1,30}")
+
+
+def _strip_stray_headings(text: str) -> tuple[str, list[str]]:
+    """The article text without heading lines at its end, and the headings removed."""
+    lines = text.split("\n")
+    removed: list[str] = []
+    while len(lines) > 1 and _STRAY_HEADING.fullmatch(lines[-1].strip()):
+        removed.insert(0, lines.pop().strip())
+    return "\n".join(lines).rstrip(), removed
+
+
+def _warn_missing_articles(title: str, articles: tuple[ParsedArticle, ...], report: SourceReport) -> None:
+    """Warn when a law in force skips article numbers: the database lost or merged those articles
+    (0.1.1: 生态环境法典 第一千一百二十条 and 第一千二百零一条, each merged, truncated, into the one before)."""
+    from .numerals import article_label
+
+    nums = sorted({a.num for a in articles if a.num > 0})
+    present = set(nums)
+    missing = [n for n in range(nums[0], nums[-1] + 1) if n not in present] if nums else []
+    if not missing or len(missing) > len(nums):  # mostly missing: a partial law (e.g. an amendment), not a defect
+        return
+    shown = "、".join(article_label(n, 0) for n in missing[:10]) + ("……" if len(missing) > 10 else "")
+    report.warnings.append(
+        f"{title}: the database lacks {shown}; their text may be merged into the article before. "
+        "A correct copy of this law in a corpus folder (same title and date) replaces the database's text.")
 
 
 class FolderSource:
@@ -235,3 +271,36 @@ def load_sources(config: Path) -> list[LawDatabaseSource | FolderSource]:
     if not sources:
         raise ConfigError(f"{config} declares no [[source]]; add the law database or a folder")
     return sources
+
+
+def prefer_folder_copies(docs: list[SourceDoc], report: SourceReport) -> list[SourceDoc]:
+    """A statute in a corpus folder that is the same law and version as one in the law database (same title,
+    and the same promulgation or effective date) replaces the database's text: the bureau put it there on
+    purpose, e.g. to repair an article the database lost. It keeps the database's law id (so stored
+    references stay valid) and its metadata where the folder's copy states none."""
+    database = {}
+    for i, doc in enumerate(docs):
+        if doc.law_id.startswith("db-"):
+            database.setdefault(doc.meta.title, []).append(i)
+    replaced: dict[int, SourceDoc] = {}
+    dropped: set[int] = set()
+    for i, doc in enumerate(docs):
+        m = doc.meta
+        if doc.law_id.startswith("db-") or m.kind != "statute":
+            continue
+        for j in database.get(m.title, []):
+            old = docs[j].meta
+            same_version = (m.promulgated and m.promulgated == old.promulgated) or (
+                m.effective and m.effective == old.effective)
+            if j in replaced or not same_version:
+                continue
+            filled = {k: getattr(old, k) for k in ("level", "issuer", "promulgated", "effective", "status", "region")
+                      if not getattr(m, k)}
+            meta = replace(m, **filled)
+            replaced[j] = SourceDoc(docs[j].law_id, meta, doc.articles, _fingerprint(meta, doc.articles))
+            dropped.add(i)
+            report.warnings.append(f"{m.title}: the copy in {m.source} replaces the law database's text "
+                                   f"(same law and version; {len(doc.articles)} articles instead of "
+                                   f"{len(docs[j].articles)})")
+            break
+    return [replaced.get(i, doc) for i, doc in enumerate(docs) if i not in dropped]
