@@ -43,6 +43,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     dense_done, dense_total = (retriever.dense.count() if retriever.dense else 0), retriever.catalog.counts()["chunks"]
     doc = main | {"systems": {r.name: r.summary(args.k) for r in results},
                   "dense_coverage": round(min(dense_done / max(dense_total, 1), 1.0), 4)}
+    if len(results) > 1:
+        doc["versus"] = {f"{results[0].name} - {r.name}": results[0].versus(r) for r in results[1:]}
     if args.compare:
         params = retriever.params.__dict__ | {"dense_vectors": dense_done, "chunks": dense_total}
         run = write_run(results, set_name, REPO_ROOT / "eval" / "runs", params)
@@ -57,7 +59,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for name, s in doc["systems"].items():
             print(f"{name:20s} n={s['n']} R@1={s['recall@1']:.3f} R@5={s['recall@5']:.3f} R@10={s['recall@10']:.3f} "
                   f"MRR@10={s['mrr@10']:.3f} nDCG@10={s['ndcg@10']:.3f} miss@10={s['miss@10']:.3f} "
-                  f"p50={s['latency_ms']['p50']:.1f}ms p95={s['latency_ms']['p95']:.1f}ms")
+                  f"p50={s['latency_ms']['p50']:.1f}ms p95={s['latency_ms']['p95']:.1f}ms "
+                  f"(R@10 95% CI {s['ci95']['recall@10'][0]:.3f}-{s['ci95']['recall@10'][1]:.3f})")
+        for pair, diffs in doc.get("versus", {}).items():
+            print(f"{pair}: " + "  ".join(f"{m} {d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] "
+                                          f"p(not better)={d['p_not_better']:.3f}" for m, d in diffs.items()))
     return 0
 
 

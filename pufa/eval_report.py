@@ -34,13 +34,24 @@ def write_report(results: list[SystemResult], set_name: str, reports_dir: Path, 
     lines = [f"# Retrieval evaluation: {set_name}", "",
              f"Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')} by `python -m pufa eval --compare`.",
              "", *(f"- {key}: {value}" for key, value in context.items()), "",
-             "| system | n | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | miss@10 | p50 ms | p95 ms |",
+             "| system | n | R@1 | R@5 | R@10 (95 % CI) | MRR@10 (95 % CI) | nDCG@10 | miss@10 | p50 ms | p95 ms |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, s in summaries.items():
-        lines.append(f"| {name} | {s['n']} | {s['recall@1']:.3f} | {s['recall@5']:.3f} | {s['recall@10']:.3f} | "
-                     f"{s['mrr@10']:.3f} | {s['ndcg@10']:.3f} | {s['miss@10']:.3f} | {s['latency_ms']['p50']:.1f} | "
-                     f"{s['latency_ms']['p95']:.1f} |")
+        r10, mrr = s["ci95"]["recall@10"], s["ci95"]["mrr@10"]
+        lines.append(f"| {name} | {s['n']} | {s['recall@1']:.3f} | {s['recall@5']:.3f} | "
+                     f"{s['recall@10']:.3f} ({r10[0]:.3f}–{r10[1]:.3f}) | {s['mrr@10']:.3f} ({mrr[0]:.3f}–{mrr[1]:.3f}) | "
+                     f"{s['ndcg@10']:.3f} | {s['miss@10']:.3f} | {s['latency_ms']['p50']:.1f} | {s['latency_ms']['p95']:.1f} |")
     best = results[0]
+    if len(results) > 1:
+        lines += ["", f"## {best.name} against each system, same questions (paired bootstrap, 2,000 resamples)", "",
+                  "| versus | ΔR@10 | 95 % CI | p(not better) | ΔMRR@10 | 95 % CI | p(not better) |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for other in results[1:]:
+            d = best.versus(other)
+            r, m = d["recall@10"], d["mrr@10"]
+            lines.append(f"| {other.name} | {r['diff']:+.3f} | {r['ci'][0]:+.3f} to {r['ci'][1]:+.3f} | "
+                         f"{r['p_not_better']:.3f} | {m['diff']:+.3f} | {m['ci'][0]:+.3f} to {m['ci'][1]:+.3f} | "
+                         f"{m['p_not_better']:.3f} |")
     lines += ["", f"## Recall@10 by labelled law ({best.name})", "", "| law | questions | R@10 |", "|---|---:|---:|"]
     lines += [f"| {law} | {n} | {r:.3f} |" for law, n, r in best.per_law()]
     png = reports_dir / f"{set_name}.png"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .metrics import mean, ndcg_at_k, percentile, recall_at_k, reciprocal_rank
+from .metrics import bootstrap_ci, mean, ndcg_at_k, paired_difference, percentile, recall_at_k, reciprocal_rank
 from .numerals import parse_article_no
 from .records import short_title
 from .retrieval import Retriever
@@ -99,7 +99,18 @@ class SystemResult:
         out["miss@10"] = round(mean([1.0 if r["recall@10"] == 0 else 0.0 for r in rows]), 4)
         out["latency_ms"] = {"p50": round(percentile(self.latencies_ms, 50), 2),
                              "p95": round(percentile(self.latencies_ms, 95), 2)}
+        out["ci95"] = {"recall@10": [round(x, 4) for x in bootstrap_ci([r["recall@10"] for r in rows])],
+                       "mrr@10": [round(x, 4) for x in bootstrap_ci([r["rr@10"] for r in rows])]}
         return out
+
+    def versus(self, other: SystemResult) -> dict:
+        """This system minus `other` on the same questions: R@10 and MRR@10 differences with bootstrap
+        intervals (metrics.paired_difference), to tell a real gain from the luck of the question sample."""
+        mine = {r["id"]: r for r in self.per_question if r["labels"]}
+        theirs = {r["id"]: r for r in other.per_question if r["labels"]}
+        ids = [i for i in mine if i in theirs]
+        return {metric: paired_difference([mine[i][field] for i in ids], [theirs[i][field] for i in ids])
+                for metric, field in (("recall@10", "recall@10"), ("mrr@10", "rr@10"))}
 
     def per_law(self, top: int = 12) -> list[tuple[str, int, float]]:
         by_law: dict[str, list[float]] = {}

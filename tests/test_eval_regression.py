@@ -49,3 +49,21 @@ def test_env_set_recall_stays_above_floor(env_retriever):
     summary = run_system("lexical", system, questions).summary(10)
     assert summary["recall@5"] >= FLOOR_RECALL_AT_5, summary
     assert summary["mrr@10"] >= FLOOR_MRR_AT_10, summary
+
+
+def test_compare_report_says_whether_a_difference_is_more_than_noise(env_retriever, tmp_path):
+    from pufa.eval_report import write_report
+
+    questions = [q for q in load_questions(ENV_SET) if q.labels][:60]
+    good = pufa_system(env_retriever.with_params(legs=("exact", "lexical")))
+    worse = lambda question, k: good(question, k + 5)[5:]  # noqa: E731 - the same list minus its top 5
+    results = [run_system("lexical", good, questions), run_system("lexical-minus-top5", worse, questions),
+               run_system("lexical-again", good, questions)]
+    real = results[0].versus(results[1])["recall@10"]
+    assert real["diff"] > 0.1 and real["ci"][0] > 0 and real["p_not_better"] < 0.01
+    same = results[0].versus(results[2])["mrr@10"]
+    assert same["diff"] == 0.0 and same["p_not_better"] == 1.0
+    summary = results[0].summary(10)
+    assert summary["ci95"]["recall@10"][0] <= summary["recall@10"] <= summary["ci95"]["recall@10"][1]
+    report = write_report(results, "env_dev", tmp_path, 10, {}).read_text(encoding="utf-8")
+    assert "paired bootstrap" in report and "| lexical-minus-top5 | +" in report

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from pufa.metrics import mean, ndcg_at_k, percentile, recall_at_k, reciprocal_rank
+from pufa.metrics import bootstrap_ci, mean, ndcg_at_k, paired_difference, percentile, recall_at_k, reciprocal_rank
 
 RANKED = ["a", "b", "c", "d", "e"]
 
@@ -42,3 +42,26 @@ def test_percentile_and_mean():
     assert percentile([1, 2, 3, 4], 50) == 2.5
     assert percentile([10, 20], 95) == pytest.approx(19.5)
     assert mean([]) == 0.0 and mean([1, 2]) == 1.5
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_questions():
+    few = [1.0, 0.0] * 20
+    many = [1.0, 0.0] * 500
+    lo, hi = bootstrap_ci(few)
+    assert lo < 0.5 < hi and 0.2 < hi - lo < 0.4  # 40 coin flips: about ±0.15
+    lo2, hi2 = bootstrap_ci(many)
+    assert lo2 < 0.5 < hi2 and hi2 - lo2 < (hi - lo) / 3
+    assert bootstrap_ci([0.7] * 30) == pytest.approx((0.7, 0.7))  # no spread, no interval
+    assert bootstrap_ci(few, seed=3) == bootstrap_ci(few, seed=3)  # reproducible
+
+
+def test_paired_difference_tells_a_real_gain_from_noise():
+    base = [1.0, 0.0, 1.0, 0.0] * 50
+    better = [1.0, 1.0, 1.0, 0.0] * 50  # wins on a quarter of the questions, never loses
+    shuffled = base[1:] + base[:1]  # same mean, different questions: no systematic gain
+    real = paired_difference(better, base)
+    assert real["diff"] == 0.25 and real["ci"][0] > 0.15 and real["p_not_better"] == 0.0
+    noise = paired_difference(shuffled, base)
+    assert noise["diff"] == 0.0 and noise["ci"][0] < 0 < noise["ci"][1] and noise["p_not_better"] > 0.3
+    with pytest.raises(ValueError, match="same questions"):
+        paired_difference([1.0], [1.0, 0.0])
