@@ -57,13 +57,16 @@ def cmd_index(args: argparse.Namespace) -> int:
         log.warning("skipped %s: %s", file, reason)
     for w in result.report.warnings[:50]:
         log.info("parse warning: %s", w)
+    for notice in result.report.notices:
+        log.warning("corpus: %s", notice)
     m = result.manifest
     log.info("%s index: %d laws, %d articles, %d chunks in %.1fs (catalog + lexical ready)",
              "kept current" if result.reused else "built", m.counts["laws"], m.counts["articles"],
              m.counts["chunks"], serving_s)
     summary = {"index_dir": str(settings.index_dir), "build": result.build.name, "reused": result.reused,
                "counts": m.counts, "serving_ready_s": round(serving_s, 2), "skipped": result.report.skipped,
-               "warnings": len(result.report.warnings), "embedder": m.embedder}
+               "warnings": len(result.report.warnings),
+               "notices": result.report.notices, "embedder": m.embedder}
     if not args.no_dense:
         index = open_index(settings, embedder=embedder)
         dense: DenseIndex = index.dense

@@ -36,7 +36,7 @@ from .manifest import SCHEMA_VERSION, Manifest
 from .mapping import compute_counterparts
 from .records import Article, Chunk, Law
 from .settings import Settings
-from .sources import SourceReport, load_sources, prefer_folder_copies
+from .sources import SourceReport, load_sources, reconcile_documents
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def _build_index(settings: Settings, embedder_name: str, embedder_dim: int, forc
         docs.extend(source.documents(report))
         if progress:
             progress("read", len(docs), 0)
-    docs = prefer_folder_copies(docs, report)
+    docs = reconcile_documents(docs, report)
     if not docs:
         raise CorpusError("The corpus is empty: no source yielded a document. Check corpus/sources.toml"
                           + (f"; skipped: {report.skipped}" if report.skipped else ""))
@@ -282,6 +282,7 @@ def _build_index(settings: Settings, embedder_name: str, embedder_dim: int, forc
             corpus_fingerprint=fingerprint, sources=[s.describe() for s in sources],
             counts={"laws": len(laws), "articles": n_articles, "chunks": len(ids)},
             lexical=LEXICAL_PARAMS, skipped=[list(s) for s in report.skipped], warnings=len(report.warnings),
+            notices=list(report.notices),
             build_seconds=round(time.perf_counter() - started, 2), files=file_digests(work))
         manifest.write(work / "manifest.json")
         work.rename(build)

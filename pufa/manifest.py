@@ -29,6 +29,7 @@ class Manifest:
     # relative path → [size, sha1] of every file the build wrote, so a damaged file is an error, not
     # silently wrong answers (empty in indexes built before this was recorded)
     files: dict = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # SourceReport.notices (empty in older indexes)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")

@@ -48,6 +48,9 @@ class SourceReport:
     documents: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     warnings: list[str] = field(default_factory=list)
+    # what staff should act on (a law in force missing articles, a folder copy replacing a database law);
+    # kept in the index manifest and shown in the admin
+    notices: list[str] = field(default_factory=list)
 
 
 def _fingerprint(meta: LawMeta, articles: tuple[ParsedArticle, ...]) -> str:
@@ -112,8 +115,6 @@ class LawDatabaseSource:
             if not articles:
                 report.warnings.append(f"{title}: no articles in the database; skipped")
                 continue
-            if status == "现行有效":
-                _warn_missing_articles(title, articles, report)
             report.documents += 1
             yield SourceDoc(f"db-{law_id}", meta, articles, _fingerprint(meta, articles))
 
@@ -151,20 +152,25 @@ def _strip_stray_headings(text: str) -> tuple[str, list[str]]:
     return "\n".join(lines).rstrip(), removed
 
 
-def _warn_missing_articles(title: str, articles: tuple[ParsedArticle, ...], report: SourceReport) -> None:
-    """Warn when a law in force skips article numbers: the database lost or merged those articles
-    (0.1.1: 生态环境法典 第一千一百二十条 and 第一千二百零一条, each merged, truncated, into the one before)."""
+def _notice_missing_articles(doc: SourceDoc, report: SourceReport) -> None:
+    """A notice when a statute in force skips article numbers: its source lost or merged those articles
+    (database 0.1.1: 生态环境法典 第一千一百二十条 and 第一千二百零一条, each merged, truncated, into the one before)."""
     from .numerals import article_label
 
-    nums = sorted({a.num for a in articles if a.num > 0})
+    nums = sorted({a.num for a in doc.articles if a.num > 0})
     present = set(nums)
     missing = [n for n in range(nums[0], nums[-1] + 1) if n not in present] if nums else []
     if not missing or len(missing) > len(nums):  # mostly missing: a partial law (e.g. an amendment), not a defect
         return
     shown = "、".join(article_label(n, 0) for n in missing[:10]) + ("……" if len(missing) > 10 else "")
-    report.warnings.append(
-        f"{title}: the database lacks {shown}; their text may be merged into the article before. "
-        "A correct copy of this law in a corpus folder (same title and date) replaces the database's text.")
+    if doc.law_id.startswith("db-"):
+        report.notices.append(
+            f"{doc.meta.title}: the law database lacks {shown}; their text may be merged into the article before. "
+            "A correct copy of this law in a corpus folder (same title, and the same promulgation or effective "
+            "date) replaces the database's text.")
+    else:
+        report.notices.append(f"{doc.meta.title} ({doc.meta.source}): no {shown} (the numbering jumps); check "
+                              "the file for an article heading the parser could not read.")
 
 
 class FolderSource:
@@ -273,8 +279,10 @@ def load_sources(config: Path) -> list[LawDatabaseSource | FolderSource]:
     return sources
 
 
-def prefer_folder_copies(docs: list[SourceDoc], report: SourceReport) -> list[SourceDoc]:
-    """A statute in a corpus folder that is the same law and version as one in the law database (same title,
+def reconcile_documents(docs: list[SourceDoc], report: SourceReport) -> list[SourceDoc]:
+    """The documents to index, with notices for staff.
+
+    A statute in a corpus folder that is the same law and version as one in the law database (same title,
     and the same promulgation or effective date) replaces the database's text: the bureau put it there on
     purpose, e.g. to repair an article the database lost. It keeps the database's law id (so stored
     references stay valid) and its metadata where the folder's copy states none."""
@@ -299,8 +307,12 @@ def prefer_folder_copies(docs: list[SourceDoc], report: SourceReport) -> list[So
             meta = replace(m, **filled)
             replaced[j] = SourceDoc(docs[j].law_id, meta, doc.articles, _fingerprint(meta, doc.articles))
             dropped.add(i)
-            report.warnings.append(f"{m.title}: the copy in {m.source} replaces the law database's text "
+            report.notices.append(f"{m.title}: the copy in {m.source} replaces the law database's text "
                                    f"(same law and version; {len(doc.articles)} articles instead of "
                                    f"{len(docs[j].articles)})")
             break
-    return [replaced.get(i, doc) for i, doc in enumerate(docs) if i not in dropped]
+    out = [replaced.get(i, doc) for i, doc in enumerate(docs) if i not in dropped]
+    for doc in out:
+        if doc.meta.kind == "statute" and doc.meta.status == "现行有效":
+            _notice_missing_articles(doc, report)
+    return out

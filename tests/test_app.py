@@ -185,6 +185,8 @@ def test_admin_requires_token_and_manages_feedback(client):
     assert "内容过时" in csv_text and csv_text.startswith("\ufeffid,")
     status = client.get("/admin")
     assert "hash" in status.text and "建立时间" in status.text
+    # the law database's known defect is shown to staff, with what to do about it
+    assert "数据源提示" in status.text and "第一千一百二十条" in status.text and "corpus folder" in status.text
     client.cookies.clear()
     assert client.get("/admin", headers={"Authorization": "Bearer t0ken"}).status_code == 200
 

@@ -8,7 +8,7 @@ from pufa.embedders import HashEmbedder
 from pufa.indexer import build_index, open_index
 from pufa.retrieval import Retriever
 from pufa.settings import Settings
-from pufa.sources import FolderSource, LawDatabaseSource, SourceReport, prefer_folder_copies
+from pufa.sources import FolderSource, LawDatabaseSource, SourceReport, reconcile_documents
 
 from conftest import CORPUS_SOURCE, make_mini_db, write_config
 
@@ -45,10 +45,12 @@ def test_headings_caught_in_article_texts_are_removed_and_reported(database):
 
 
 def test_articles_missing_from_a_law_in_force_are_reported(database):
-    docs, report = database
+    docs, _ = database
     code = _articles(next(d for d in docs if d.meta.title == CODE))
     assert (1120, 0) not in code and (1201, 0) not in code
-    warning = next(w for w in report.warnings if w.startswith(CODE) and "lacks" in w)
+    report = SourceReport()
+    assert len(reconcile_documents(docs, report)) == len(docs)
+    warning = next(w for w in report.notices if w.startswith(CODE) and "lacks" in w)
     assert "第一千一百二十条" in warning and "第一千二百零一条" in warning and "corpus folder" in warning
 
 
@@ -59,7 +61,7 @@ def test_a_folder_copy_of_the_same_law_replaces_the_database_text(tmp_path, data
     folder.mkdir()
     shutil.copy(CORPUS_SOURCE / CODE_FILE, folder / CODE_FILE)
     report = SourceReport()
-    merged = prefer_folder_copies(docs + list(FolderSource(folder).documents(report)), report)
+    merged = reconcile_documents(docs + list(FolderSource(folder).documents(report)), report)
     codes = [d for d in merged if d.meta.title == CODE]
     assert len(codes) == 1 and len(merged) == len(docs)
     code = codes[0]
@@ -69,7 +71,7 @@ def test_a_folder_copy_of_the_same_law_replaces_the_database_text(tmp_path, data
     articles = _articles(code)
     assert articles[(1120, 0)].text.startswith(ARTICLE_1120)
     assert "境主管部门责令改正" not in articles[(1119, 0)].text.replace("生态环境主管部门责令改正", "")
-    assert any("replaces the law database's text" in w for w in report.warnings)
+    assert any("replaces the law database's text" in w for w in report.notices)
 
 
 @needs_shared
@@ -81,9 +83,9 @@ def test_a_different_version_in_a_folder_does_not_replace_the_database_law(tmp_p
     (folder / "MANIFEST.tsv").write_text(
         f"file\tpromulgated\teffective\n{CODE_FILE}\t2031-01-01\t2031-06-01\n", encoding="utf-8")
     report = SourceReport()
-    merged = prefer_folder_copies(docs + list(FolderSource(folder).documents(report)), report)
+    merged = reconcile_documents(docs + list(FolderSource(folder).documents(report)), report)
     assert len([d for d in merged if d.meta.title == CODE]) == 2
-    assert not any("replaces" in w for w in report.warnings)
+    assert not any("the copy in" in w for w in report.notices)
 
 
 @needs_shared
@@ -97,6 +99,9 @@ def test_the_repaired_article_can_be_cited_and_found(tmp_path):
     emb = HashEmbedder()
     result = build_index(settings, emb.name, emb.dim)
     assert result.manifest.counts["laws"] == 2
+    # the build records the replacement, and no longer reports the articles as missing
+    assert [n for n in result.manifest.notices if "the copy in" in n] and not [n for n in result.manifest.notices
+                                                                            if "lacks" in n]
     index = open_index(settings, embedder=emb, with_dense=False)
     assert index.catalog.article("生态环境法典", 1120).text.startswith(ARTICLE_1120)
     retriever = Retriever(index.catalog, index.lexical, None)

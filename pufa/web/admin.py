@@ -136,7 +136,7 @@ def admin_router(settings: Settings, runtime: Runtime, store: FeedbackStore) -> 
                      ("检索片段", m.counts.get("chunks")), ("向量模型", f"{m.embedder}（{m.embedder_dim} 维）"),
                      ("建立时间", m.built_at), ("建立耗时", f"{m.build_seconds} 秒"),
                      ("语料来源", "；".join(m.sources)), ("跳过的文件", "；".join(" ".join(s) for s in m.skipped) or "无"),
-                     ("解析警告", m.warnings)]
+                     ("解析警告", m.warnings), ("数据源提示", "；".join(m.notices) or "无")]
             dense = runtime.dense_status()
             filled = "未知" if dense["embedded"] is None else f"{dense['embedded']} / {dense['chunks']}"
             rows += [("向量索引", filled + ("（后台填充中）" if dense["filling"] else "")),
