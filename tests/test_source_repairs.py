@@ -54,14 +54,25 @@ def test_articles_missing_from_a_law_in_force_are_reported(database):
     assert "第一千一百二十条" in warning and "第一千二百零一条" in warning and "corpus folder" in warning
 
 
-@needs_shared
-def test_a_folder_copy_of_the_same_law_replaces_the_database_text(tmp_path, database):
-    docs, _ = database
+def _code_folder(tmp_path, manifest: str = ""):
+    """A corpus folder holding the official text of the 法典 (and a MANIFEST.tsv if given)."""
     folder = tmp_path / "docs"
     folder.mkdir()
     shutil.copy(CORPUS_SOURCE / CODE_FILE, folder / CODE_FILE)
+    if manifest:
+        (folder / "MANIFEST.tsv").write_text(manifest, encoding="utf-8")
+    return folder
+
+
+def _with_folder(docs, folder) -> tuple[list, SourceReport]:
     report = SourceReport()
-    merged = reconcile_documents(docs + list(FolderSource(folder).documents(report)), report)
+    return reconcile_documents(docs + list(FolderSource(folder).documents(report)), report), report
+
+
+@needs_shared
+def test_a_folder_copy_of_the_same_law_replaces_the_database_text(tmp_path, database):
+    docs, _ = database
+    merged, report = _with_folder(docs, _code_folder(tmp_path))
     codes = [d for d in merged if d.meta.title == CODE]
     assert len(codes) == 1 and len(merged) == len(docs)
     code = codes[0]
@@ -77,13 +88,8 @@ def test_a_folder_copy_of_the_same_law_replaces_the_database_text(tmp_path, data
 @needs_shared
 def test_a_different_version_in_a_folder_does_not_replace_the_database_law(tmp_path, database):
     docs, _ = database
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    shutil.copy(CORPUS_SOURCE / CODE_FILE, folder / CODE_FILE)
-    (folder / "MANIFEST.tsv").write_text(
-        f"file\tpromulgated\teffective\n{CODE_FILE}\t2031-01-01\t2031-06-01\n", encoding="utf-8")
-    report = SourceReport()
-    merged = reconcile_documents(docs + list(FolderSource(folder).documents(report)), report)
+    merged, report = _with_folder(
+        docs, _code_folder(tmp_path, f"file\tpromulgated\teffective\n{CODE_FILE}\t2031-01-01\t2031-06-01\n"))
     assert len([d for d in merged if d.meta.title == CODE]) == 2
     assert not any("the copy in" in w for w in report.notices)
 
@@ -91,9 +97,7 @@ def test_a_different_version_in_a_folder_does_not_replace_the_database_law(tmp_p
 @needs_shared
 def test_the_repaired_article_can_be_cited_and_found(tmp_path):
     db = make_mini_db(tmp_path / "laws.db", (CODE, "中华人民共和国行政处罚法"))
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    shutil.copy(CORPUS_SOURCE / CODE_FILE, folder / CODE_FILE)
+    folder = _code_folder(tmp_path)
     settings = Settings(index_dir=tmp_path / "index", corpus_config=write_config(tmp_path, db, [folder]),
                         embedder="hash")
     emb = HashEmbedder()
