@@ -11,7 +11,6 @@ bench/results/partial_dense.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pufa.evaluation import MemoRetriever, load_questions, pufa_system, run_system  # noqa: E402
 from pufa.retrieval import Retriever  # noqa: E402
-from pufa.settings import Settings, apply_offline_defaults  # noqa: E402
+from dev_sets import dense_retriever, parse_args  # noqa: E402
 
 LEVELS = (0.07, 0.25, 0.5, 0.75, 0.95, 1.0)
 
@@ -44,14 +43,8 @@ def hide_vectors_past(retriever: Retriever, fill_order: list[str], vectors: dict
 
 
 def main() -> int:
-    apply_offline_defaults()
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--set", type=Path, action="append", required=True)
-    ap.add_argument("--index-dir", type=Path)
-    args = ap.parse_args()
-    retriever = Retriever.from_settings(Settings.from_env(index_dir=args.index_dir))
-    if retriever.dense is None:
-        raise SystemExit("this needs the full dense index: python -m pufa index")
+    args = parse_args()
+    retriever = dense_retriever(args)
     MemoRetriever(retriever)
     fill_order = list(dict.fromkeys(c.chunk_id for c in sorted(retriever.catalog.iter_chunks(), key=lambda c: c.priority)))
     vectors = retriever.dense.vectors(fill_order)

@@ -19,7 +19,6 @@ Results go to bench/results/retrieval_probes.json. Dev sets only; nothing here i
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -38,7 +37,7 @@ from pufa.liability import LiabilityIndex, is_liability  # noqa: E402
 from pufa.metrics import reciprocal_rank, recall_at_k  # noqa: E402
 from pufa.numerals import cn_to_int  # noqa: E402
 from pufa.retrieval import Retriever  # noqa: E402
-from pufa.settings import Settings, apply_offline_defaults  # noqa: E402
+from dev_sets import dense_retriever, parse_args  # noqa: E402
 
 _CLAUSE = re.compile(r"[。？！?!；;，,\n]")
 _NUM = "[零〇一二两三四五六七八九十百千]+"
@@ -170,14 +169,8 @@ def probes(article_in: Counter, law_in: Counter) -> dict:
 
 
 def main() -> int:
-    apply_offline_defaults()
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--set", type=Path, action="append", required=True)
-    ap.add_argument("--index-dir", type=Path)
-    args = ap.parse_args()
-    retriever = Retriever.from_settings(Settings.from_env(index_dir=args.index_dir))
-    if retriever.dense is None:
-        raise SystemExit("these probes need the dense index: python -m pufa index")
+    args = parse_args()
+    retriever = dense_retriever(args)
     liability = LiabilityIndex(retriever.catalog)
     article_in, law_in = citation_counts(retriever)
     results: dict = {"when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sets": {}}
