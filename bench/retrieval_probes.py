@@ -6,7 +6,8 @@ For every question the hybrid's top 100 is taken once, with the extra signals ea
 probe then re-orders that list (so a probe can only promote what the hybrid already found) and is
 scored against the hybrid's own order in the same process:
 
-- depth:      recall of the hybrid at 10/20/30/50/100, the ceiling a re-ranker of that pool could reach;
+- depth:      recall of the hybrid at 10/20/30/50/100, the ceiling a re-ranker of that pool could reach,
+              and for the 民法典's labels by part of the code (general parts are the ones out of reach);
 - clauses:    + w × z(max or mean cosine between each clause of the question and the article), for long
               lay questions whose legal point sits in one clause;
 - domain:     + b for articles of environmental and administrative-procedure laws (the bureau's domain);
@@ -114,6 +115,25 @@ def collect(retriever: Retriever, questions, liability: LiabilityIndex) -> list[
     return rows
 
 
+# The 编 and 分编 of the 民法典 by first article (the database's chapter paths lack this level).
+CIVIL_CODE_PARTS = ((1, "总则"), (205, "物权"), (463, "合同·通则"), (595, "合同·典型合同与准合同"), (989, "人格权"),
+                    (1040, "婚姻家庭"), (1119, "继承"), (1164, "侵权责任"))
+
+
+def civil_code_depth(rows: list[dict], hybrid: list[list]) -> dict:
+    """Where the labelled 民法典 articles sit in the hybrid's top 100, by part of the code: general parts
+    (总则, 合同通则) that lay questions never name are the ones a re-ranker of this pool cannot reach."""
+    ranks: dict[str, list[int]] = {}
+    for row, order in zip(rows, hybrid):
+        for key in row["labels"]:
+            if key[0] != "民法典":
+                continue
+            part = [name for first, name in CIVIL_CODE_PARTS if key[1] >= first][-1]
+            ranks.setdefault(part, []).append(order.index(key) + 1 if key in order else 10**6)
+    return {part: {"labels": len(r), **{f"in top {k}": round(sum(x <= k for x in r) / len(r), 3) for k in (10, 30, 100)}}
+            for part, r in ranks.items()}
+
+
 def _z(x) -> np.ndarray:
     x = np.asarray(x, dtype=float)
     z = (x - x.mean()) / (x.std() or 1.0)
@@ -181,10 +201,14 @@ def main() -> int:
         depth = {f"recall@{k}": round(sum(recall_at_k(o, r["labels"], k) for o, r in zip(hybrid, rows)) / len(rows), 4)
                  for k in (10, 20, 30, 50, 100)}
         table = {name: score(rows, fn) for name, fn in probes(article_in, law_in).items()}
-        results["sets"][path.stem] = {"n": len(rows), "depth": depth, "probes": table,
+        parts = civil_code_depth(rows, hybrid)
+        results["sets"][path.stem] = {"n": len(rows), "depth": depth, "civil_code_depth": parts, "probes": table,
                                       "collect_s": round(time.perf_counter() - t0, 1)}
         base = table["hybrid"]
         print(f"\n{path.stem} (n={len(rows)})  hybrid depth: " + "  ".join(f"{k} {v:.3f}" for k, v in depth.items()))
+        for part, d in parts.items():
+            print(f"  民法典 {part}: {d['labels']} labels, in top 10/30/100: "
+                  f"{d['in top 10']:.2f} / {d['in top 30']:.2f} / {d['in top 100']:.2f}")
         print(f"{'probe':40s} {'R@5':>7s} {'R@10':>7s} {'MRR':>7s}   ΔR@10   ΔMRR")
         for name, m in table.items():
             print(f"{name:40s} {m['recall@5']:7.3f} {m['recall@10']:7.3f} {m['mrr@10']:7.3f}"
