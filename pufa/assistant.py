@@ -19,6 +19,7 @@ from .catalog import Catalog
 from .citations import verify
 from .errors import InputError
 from .extractive import ExtractiveComposer, Source, basis_heading, load_remedies, md_escape
+from .numerals import article_label
 from .passages import PENALTY, PROHIBITION, PieceScorer, pieces
 from .records import STATUS_CURRENT, Hit
 from .refusal import Refusal, RefusalPolicy
@@ -79,6 +80,10 @@ class Assistant:
             yield from self._emit(self._refuse(question, resolved, refusal, persona, as_of))
             return
         analysis = self.retriever.analyse(resolved)
+        refusal = self._no_such_article(analysis)
+        if refusal is not None:  # answering from other articles would pass them off as the one asked for
+            yield from self._emit(self._refuse(question, resolved, refusal, persona, as_of))
+            return
         hits = self.retriever.search(resolved, k=RETRIEVE_K)
         terms = self.retriever.query_terms(analysis)
         if resolved != question:  # a follow-up: its own words say what is asked now
@@ -178,6 +183,23 @@ class Assistant:
         yield FinalEvent(answer)
 
     # ---- refusals -----------------------------------------------------------------------------
+    def _no_such_article(self, analysis) -> Refusal | None:
+        """When every article the question cites is absent from its law: say so, and why if we know."""
+        refs = self.retriever.resolve_refs(analysis)
+        if not refs or any(article is not None for _, _, article in refs):
+            return None
+        lines = []
+        for ref, law, _ in refs:
+            label = article_label(ref.num, ref.sub)
+            first, last = self.catalog.number_range(law.law_id)
+            if first < ref.num < last and not ref.sub:
+                lines.append(f"法规库中的《{law.short}》缺少{label}：数据源在{article_label(ref.num - 1)}之后"
+                             f"缺了这一条（条文编号从{article_label(first)}到{article_label(last)}），暂时无法引用它的原文。")
+            else:
+                lines.append(f"《{law.short}》没有{label}：法规库中该法的条文是{article_label(first)}至{article_label(last)}。")
+        lines.append("请核对法律名称和条号，或者直接描述想了解的问题。")
+        return Refusal("no_such_article", "\n".join(dict.fromkeys(lines)))
+
     def _refuse(self, question: str, resolved: str, refusal: Refusal, persona: str, as_of: str) -> Answer:
         text = f"{refusal.message}\n\n{self.policy.where_to_ask}"
         return self._finish(question, resolved, Draft(text, ()), persona, as_of, "extractive", refusal)

@@ -184,11 +184,17 @@ class Catalog:
         if rows:
             return self._article(law, rows[0])
         label = article_label(num, sub) if num > 0 else str(num)
-        last = self._query("SELECT MAX(num) FROM articles WHERE law_id=?", (law.law_id,))[0][0] or 0
+        first, last = self.number_range(law.law_id)
         nearby = [article_label(n) for n in (num - 1, num + 1) if 0 < n <= last]
+        gap = " (missing from the source: the numbering jumps here)" if first < num < last and not sub else ""
         raise NotFoundError(
-            f"《{law.short}》has no {label}; it has articles 1–{last}"
+            f"《{law.short}》has no {label}{gap}; it has articles {first}–{last}"
             + (f" (nearby: {'、'.join(nearby)})" if nearby else ""), nearby)
+
+    def number_range(self, law_id: str) -> tuple[int, int]:
+        """The first and last article numbers of a law (0, 0 when it has none)."""
+        first, last = self._query("SELECT MIN(num), MAX(num) FROM articles WHERE law_id=? AND num > 0", (law_id,))[0]
+        return first or 0, last or 0
 
     def article_by_key(self, law_id: str, num: int, sub: int = 0) -> Article:
         return self.article_of(self.law(law_id), num, sub)

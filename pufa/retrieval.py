@@ -28,7 +28,7 @@ from .errors import IndexMismatchError, NotFoundError
 from .lexical import LexicalIndex
 from .mapping import repealers
 from .passages import ITEM
-from .query import QueryAnalysis, Vocabulary, analyse
+from .query import ArticleRef, QueryAnalysis, Vocabulary, analyse
 from .records import STATUS_CURRENT, Article, Hit, Law
 from .settings import Settings
 
@@ -150,7 +150,15 @@ class Retriever:
         return terms
 
     def exact(self, analysis: QueryAnalysis, named: list[Law]) -> list[Article]:
-        out: list[Article] = []
+        return [article for _, _, article in self.resolve_refs(analysis, named) if article is not None]
+
+    def resolve_refs(self, analysis: QueryAnalysis, named: list[Law] | None = None
+                     ) -> list[tuple[ArticleRef, Law, Article | None]]:
+        """The article references whose law is known: (reference, law, the article or None if the law has no
+        such article). A reference without a law name belongs to the one law the question names, if any."""
+        if named is None:
+            named = self._named_laws(analysis, None)
+        out: list[tuple[ArticleRef, Law, Article | None]] = []
         for ref in analysis.refs:
             target: Law | None = None
             if ref.law:
@@ -163,9 +171,9 @@ class Retriever:
             if target is None:
                 continue
             try:
-                out.append(self.catalog.article_of(target, ref.num, ref.sub))
+                out.append((ref, target, self.catalog.article_of(target, ref.num, ref.sub)))
             except NotFoundError:
-                continue
+                out.append((ref, target, None))
         return out
 
     def _lexical_leg(self, analysis: QueryAnalysis) -> np.ndarray:

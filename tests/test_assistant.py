@@ -78,6 +78,19 @@ def test_article_lookup_quotes_the_article(assistant):
     assert "调换样品" in a.answer
 
 
+def test_an_article_the_law_does_not_have_is_not_answered_from_other_articles(assistant):
+    # the database lost 法典 第一千一百二十条; before, "法典第一千一百二十条" was answered with 民法典 第一千一百二十条
+    a = assistant.ask("法典第一千一百二十条规定罚多少？")
+    assert a.refused and a.refusal_reason == "no_such_article" and a.citations == ()
+    assert "《生态环境法典》缺少第一千一百二十条" in a.answer and "第一千一百一十九条之后" in a.answer
+    b = assistant.ask("行政处罚法第九十九条是什么内容")
+    assert b.refused and b.refusal_reason == "no_such_article"
+    assert "没有第九十九条" in b.answer and "第一条至第八十六条" in b.answer
+    # one existing article among the references is enough to answer
+    c = assistant.ask("行政处罚法第九十九条和第三十三条说了什么")
+    assert not c.refused and ("行政处罚法", 33) in {(x.article.law_short, x.article.num) for x in c.citations}
+
+
 def test_repealed_article_is_shown_with_its_counterpart_in_force(assistant):
     a = assistant.ask("大气污染防治法第九十九条还适用吗")
     repealed = [c for c in a.citations if c.article.status == "已废止"]
