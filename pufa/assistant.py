@@ -13,12 +13,14 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 
 from .answer import Answer, Citation, Draft, Event, FinalEvent, SourcesEvent, TextEvent, Turn, PERSONAS
 from .catalog import Catalog
 from .citations import verify
 from .errors import InputError
 from .extractive import ExtractiveComposer, Source, basis_heading, load_remedies, md_escape
+from .law_info import LawInfo
 from .numerals import article_label
 from .passages import PENALTY, PROHIBITION, PieceScorer, pieces
 from .records import STATUS_CURRENT, Hit
@@ -45,6 +47,7 @@ class Assistant:
         self.policy = policy or RefusalPolicy()
         self.composer = ExtractiveComposer(load_remedies(self.catalog))
         self.prompts = prompts
+        self._law_info: LawInfo | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Assistant:
@@ -84,6 +87,15 @@ class Assistant:
         if refusal is not None:  # answering from other articles would pass them off as the one asked for
             yield from self._emit(self._refuse(question, resolved, refusal, persona, as_of))
             return
+        law_notices: list[str] = []
+        if analysis.laws and not analysis.refs:  # "环境保护法还有效吗": the catalog knows, retrieval does not
+            if self._law_info is None:
+                self._law_info = LawInfo(self.catalog)
+            draft = self._law_info.answer(resolved, list(analysis.laws), as_of)
+            if draft is not None:
+                yield from self._emit(self._finish(question, resolved, draft, persona, as_of, "extractive"))
+                return
+            law_notices = self._law_info.repeal_notices(list(analysis.laws))
         hits = self.retriever.search(resolved, k=RETRIEVE_K)
         terms = self.retriever.query_terms(analysis)
         if resolved != question:  # a follow-up: its own words say what is asked now
@@ -96,6 +108,8 @@ class Assistant:
         sources = self._sources(hits)
         scorer = PieceScorer(terms, analysis.intents)
         draft = self.composer.compose(sources, scorer, persona, as_of, lookup=exact)
+        if law_notices:
+            draft = replace(draft, notices=tuple(law_notices) + draft.notices)
         if self.backend is not None:
             yield from self._llm(question, resolved, sources, draft, persona, as_of, history)
             return

@@ -73,7 +73,7 @@ def llm_answer(assistant, question: str, resolved: str, sources: list[Source], d
         yield FinalEvent(_fallback(assistant, question, resolved, draft, persona, as_of, NOTICE_FAILED.format(kind=kind)))
         return
     text = "".join(pieces).strip()
-    answer = assistant._finish(question, resolved, Draft(text, numbered), persona, as_of, "llm")
+    answer = assistant._finish(question, resolved, Draft(text, numbered, draft.notices), persona, as_of, "llm")
     if not answer.citations:
         yield FinalEvent(_fallback(assistant, question, resolved, draft, persona, as_of, NOTICE_UNVERIFIED))
         return

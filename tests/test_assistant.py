@@ -91,6 +91,33 @@ def test_an_article_the_law_does_not_have_is_not_answered_from_other_articles(as
     assert not c.refused and ("行政处罚法", 33) in {(x.article.law_short, x.article.num) for x in c.citations}
 
 
+@pytest.mark.parametrize("question", ["大气污染防治法还有效吗", "请问大气法现在废止了吗？", "大气法还能用吗"])
+def test_is_this_law_still_in_force_is_answered_from_the_catalog(assistant, question):
+    a = assistant.ask(question)
+    assert not a.refused and a.answer.startswith("**《大气污染防治法》已废止**")
+    # the sentence of the law in force that repeals it, quoted and cited
+    (c,) = a.citations
+    assert (c.article.law_short, c.article.num) == ("生态环境法典", 1242)
+    assert any("《中华人民共和国大气污染防治法》" in q and "废止" in q for q in c.quotes)
+    assert "本法自 2026年8月15日起施行" in a.answer
+
+
+def test_when_a_law_took_effect_and_how_many_articles_it_has(assistant):
+    a = assistant.ask("行政处罚法是哪天开始实施的？")
+    assert "**《行政处罚法》现行有效**" in a.answer and "本法自2021年7月15日起施行。[1]" in a.answer
+    assert [(c.article.law_short, c.article.num) for c in a.citations] == [("行政处罚法", 86)]
+    b = assistant.ask("法典一共多少条")
+    assert "条文编号从第一条到第一千二百四十二条" in b.answer
+    assert "缺少其中的第一千一百二十条、第一千二百零一条" in b.answer  # the database's known gap, said plainly
+
+
+def test_a_question_about_a_repealed_law_that_asks_more_is_answered_with_a_notice(assistant):
+    a = assistant.ask("大气法还有效吗？超标排放要罚多少钱")
+    assert not a.answer.startswith("**《大气污染防治法》已废止**")  # not the law-status answer: it asks more
+    assert any(c.article.law_short == "生态环境法典" for c in a.citations)
+    assert any(n.startswith("《大气污染防治法》已废止") and "第一千二百四十二条" in n for n in a.notices)
+
+
 def test_repealed_article_is_shown_with_its_counterpart_in_force(assistant):
     a = assistant.ask("大气污染防治法第九十九条还适用吗")
     repealed = [c for c in a.citations if c.article.status == "已废止"]
