@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pufa.chunks import _ADMIN_TITLE, _ENV_TITLE  # noqa: E402
+from pufa.chunks import is_domain_law  # noqa: E402
 from pufa.evaluation import load_questions  # noqa: E402
 from pufa.liability import LiabilityIndex, is_liability  # noqa: E402
 from pufa.metrics import reciprocal_rank, recall_at_k  # noqa: E402
@@ -169,7 +169,7 @@ def with_companions(field: str):
 
 
 def probes(article_in: Counter, law_in: Counter) -> dict:
-    domain = lambda law: bool(_ENV_TITLE.search(law) or _ADMIN_TITLE.search(law))  # noqa: E731
+    domain = is_domain_law
     out = {"hybrid": lambda row: [c["key"] for c in row["cands"]],
            "companion (top-2, liability match)": with_companions("companion"),
            "companion (top-2, penalty search)": with_companions("searched")}

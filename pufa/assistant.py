@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from .answer import Answer, Citation, Draft, Event, FinalEvent, SourcesEvent, TextEvent, Turn, PERSONAS
 from .catalog import Catalog
+from .chunks import is_domain_law
 from .citations import verify
 from .errors import InputError
 from .extractive import ExtractiveComposer, Source, basis_heading, load_remedies, md_escape
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 _FOLLOWUP = re.compile(r"^(那|那么|那如果|如果|要是|假如|还有|另外|这种|这个|那个|这样|其中|它|同样|再|又|而且|并且|但是|可是)")
 RETRIEVE_K = 8
 SOURCES_K = 6
+# "第九十九条说的什么" (no law named) is a lookup to ask about; a longer question with a bare number
+# ("处罚决定书上写依据第九十九条，合理吗") is searched as usual
+WHICH_LAW_MAX_CHARS = 16
 
 
 class Assistant:
@@ -136,6 +140,13 @@ class Assistant:
             if condensed:
                 return condensed
         analysis = self.retriever.analyse(question)
+        if analysis.refs and not analysis.laws:
+            # "那第一百条呢" after "大气法第九十九条说的什么": the article of the law just talked about
+            for turn in reversed(history):
+                laws = self.retriever.analyse(turn.question).laws
+                if laws:
+                    return f"{laws[-1]}{question}"
+            return question
         if analysis.laws or analysis.refs:
             return question
         followup = bool(_FOLLOWUP.match(question)) or (len(question) < 14 and not analysis.expansions)
@@ -197,9 +208,26 @@ class Assistant:
         yield FinalEvent(answer)
 
     # ---- refusals -----------------------------------------------------------------------------
+    def _which_law(self, analysis) -> Refusal:
+        """"第九十九条说的什么" names no law: ask which, suggesting the bureau's laws that have that article."""
+        ref = analysis.refs[0]
+        label = article_label(ref.num, ref.sub)
+        suggestions = []
+        for law in self.catalog.laws():
+            if law.kind == "statute" and law.status == STATUS_CURRENT and is_domain_law(law.title):
+                first, last = self.catalog.number_range(law.law_id)
+                if first <= ref.num <= last:
+                    suggestions.append(law.short)
+        suggestions.sort(key=lambda s: (s != "生态环境法典", len(s), s))
+        examples = "、".join(f"“{s}{label}”" for s in suggestions[:4])
+        message = f"没有说明是哪部法律的{label}，请在问题里写上法律名称" + (f"，例如：{examples}" if examples else "") + "。"
+        return Refusal("which_law", message)
+
     def _no_such_article(self, analysis) -> Refusal | None:
         """When every article the question cites is absent from its law: say so, and why if we know."""
         refs = self.retriever.resolve_refs(analysis)
+        if analysis.refs and not analysis.laws and len(analysis.question) <= WHICH_LAW_MAX_CHARS:
+            return self._which_law(analysis)
         if not refs or any(article is not None for _, _, article in refs):
             return None
         lines = []

@@ -20,9 +20,14 @@ _ENV_TITLE = re.compile(r"环境|污染|生态|排污|环评|噪声|固体废物
 _ADMIN_TITLE = re.compile(r"行政处罚|行政复议|行政许可|行政强制|行政诉讼|国家赔偿|政府信息公开|优化营商")
 
 
+def is_domain_law(title: str) -> bool:
+    """Environmental or administrative-procedure law: the bureau's own field."""
+    return bool(_ENV_TITLE.search(title) or _ADMIN_TITLE.search(title))
+
+
 def priority_of(title: str, status: str) -> int:
     """Embedding order: environmental and administrative-procedure law first, then the rest."""
-    if _ENV_TITLE.search(title) or _ADMIN_TITLE.search(title):
+    if is_domain_law(title):
         return 0
     return 1 if status in ("现行有效", "") else 2
 

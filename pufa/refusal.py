@@ -25,7 +25,7 @@ _FILLER = re.compile(r"^(怎么|怎样|如何|什么|哪些|哪个|多少|可以
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str  # evasion | contact | specific_record | medical | investment | forecast | weak_support | no_such_article
+    reason: str  # evasion | contact | specific_record | medical | investment | forecast | weak_support | no_such_article | which_law
     message: str
     closing: str = ""
     legal_terms: str = ""  # added to the search for the provisions to cite

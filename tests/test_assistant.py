@@ -175,6 +175,17 @@ def test_follow_up_is_read_with_the_conversation(assistant):
     assert standalone.resolved_question == "行政处罚法第三十三条"
 
 
+def test_an_article_number_alone_is_read_with_the_law_of_the_conversation(assistant):
+    history = [Turn("行政处罚法第三十三条说的什么", ""), Turn("那第三十二条呢", "")]
+    a = assistant.ask("第六十三条是什么", "enterprise", history)
+    assert a.resolved_question.startswith("行政处罚法")
+    assert (a.citations[0].article.law_short, a.citations[0].article.num) == ("行政处罚法", 63)
+    # with no conversation the question names no law: ask which, suggesting laws that have the article
+    b = assistant.ask("第六十三条是什么")
+    assert b.refused and b.refusal_reason == "which_law" and b.citations == ()
+    assert "哪部法律的第六十三条" in b.answer and "“生态环境法典第六十三条”" in b.answer
+
+
 def test_stream_yields_sources_then_text_then_the_final_answer(assistant):
     events = list(assistant.stream("企业没有排污许可证就排放废气怎么处罚"))
     assert isinstance(events[0], SourcesEvent) and isinstance(events[-1], FinalEvent)
