@@ -27,6 +27,9 @@ ASKS = {
     "effective": re.compile(r"(什么时候|何时|哪天|哪一天|几号|哪年|几月)(开始|正式|起)?(施行|实施|生效|执行)|"
                             r"(施行|实施|生效)(日期|时间)|从(什么时候|哪天)(开始)?(施行|实施|生效|执行)"),
     "size": re.compile(r"(多少|几)条|共.{0,3}条|条文数"),
+    # who made it and when it was passed: the first line of every law-information answer says both
+    "origin": re.compile(r"(谁|哪个机关|哪个部门|哪个单位|什么机关|哪里)(通过|制定|颁布|发布|出台)|(制定|颁布|发布)(机关|部门)|"
+                         r"(什么时候|何时|哪天|哪年|哪一年)(通过|公布|颁布|发布|出台)"),
 }
 # what a pure law-information question may hold besides the law's name and the cue
 _FILLER = re.compile(r"请问|问一下|一下|想知道|知道|现在|目前|如今|已经|是不是|是否|还是|到底|究竟|这部|部|这个|那个|法律|法规|"

@@ -109,6 +109,8 @@ def test_when_a_law_took_effect_and_how_many_articles_it_has(assistant):
     b = assistant.ask("法典一共多少条")
     assert "条文编号从第一条到第一千二百四十二条" in b.answer
     assert "缺少其中的第一千一百二十条、第一千二百零一条" in b.answer  # the database's known gap, said plainly
+    c = assistant.ask("生态环境法典是谁通过的")
+    assert c.answer.startswith("**《生态环境法典》现行有效**（法律，全国人民代表大会制定，2026-03-12 公布）")
 
 
 def test_a_question_about_a_repealed_law_that_asks_more_is_answered_with_a_notice(assistant):
