@@ -139,6 +139,12 @@ class Assistant:
             condensed = self._condense(question, history)
             if condensed:
                 return condensed
+        return self.resolve_offline(question, history)
+
+    def resolve_offline(self, question: str, history: Sequence[Turn]) -> str:
+        """resolve() without the LLM: a follow-up is joined to the question(s) it follows."""
+        if not history:
+            return question
         analysis = self.retriever.analyse(question)
         if analysis.refs and not analysis.laws:
             # "那第一百条呢" after "大气法第九十九条说的什么": the article of the law just talked about

@@ -5,7 +5,8 @@ and yields the same events: when the question matches a published curated Q&A (`
 the curated answer — marked 「人工审核答复」, its citations resolved from the catalog and verified —
 comes first as sources [1..k] and text, followed by the regular answer with its markers renumbered
 after them. Without a match the inner assistant's events pass through untouched.
-Deliberately left out: matching follow-ups by their conversation (a follow-up is matched as asked).
+A follow-up ("那罚款是多少？") is matched as the inner assistant reads it offline (joined to the question it
+follows), so a curated answer about another topic is not put in front of it.
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ class CuratedAssistant:
 
     # ---- the assistant interface -----------------------------------------------------------------
     def stream(self, question: str, persona: str = "enterprise", history: Sequence[Turn] = ()) -> Iterator[Event]:
-        found = self.match(question)
+        resolve = getattr(self.inner, "resolve_offline", None)
+        as_read = resolve(question, history) if history and resolve is not None and (question or "").strip() else question
+        found = self.match(as_read)
         if found is None:
             yield from self.inner.stream(question, persona, history)
             return

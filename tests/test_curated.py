@@ -162,3 +162,22 @@ def test_a_curated_answer_that_no_longer_checks_out_is_not_shown(store, index, t
         conn.execute("INSERT INTO audit (qa_id, at, actor, action) VALUES (?, 'x', 'test', 'edit')", (qa_id,))
     answer = wrapped(index, store).ask(QUESTION)
     assert LABEL not in answer.answer and answer.citations
+
+
+def test_a_follow_up_is_matched_as_read_in_its_conversation(store, index):
+    from pufa.answer import Turn
+    from pufa.assistant import Assistant
+    from pufa.retrieval import Retriever
+
+    qa_id = store.create("危险废物贮存超过一年会怎么处罚？",
+                         "未按照国家有关规定贮存危险废物的，由生态环境主管部门责令改正，处以罚款。[1]",
+                         ["《生态环境法典》第一千一百七十九条"], "张三")
+    store.publish(qa_id, "张三", index.catalog)
+    retriever = Retriever(index.catalog, index.lexical, None)
+    assistant = CuratedAssistant(Assistant(retriever, index.catalog), store, index.catalog,
+                                 index.lexical.tokenizer.tokens, term_weight(index.lexical))
+    follow_up = "那超过一年会怎么处罚？"
+    assert LABEL in assistant.ask(follow_up).answer  # asked alone it matches the 危废 Q&A
+    # after a question about an expired discharge permit it is not about hazardous waste
+    history = [Turn("排污许可证过期了还没来得及续，能先继续排放吗？", "")]
+    assert LABEL not in assistant.ask(follow_up, "enterprise", history).answer
