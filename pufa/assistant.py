@@ -24,7 +24,7 @@ from .extractive import ExtractiveComposer, Source, basis_heading, load_remedies
 from .law_info import LawInfo
 from .numerals import article_label
 from .passages import PENALTY, PROHIBITION, PieceScorer, pieces
-from .records import STATUS_CURRENT, Hit
+from .records import STATUS_CURRENT, STATUS_PENDING, Hit
 from .refusal import Refusal, RefusalPolicy
 from .retrieval import Retriever
 from .settings import Settings
@@ -48,6 +48,8 @@ class Assistant:
         self.backend = backend
         self.settings = settings or Settings()
         self.clock = clock or dt.date.today
+        # statuses are read on the day the answer is dated (a revision published but not yet in force)
+        self.catalog.clock = retriever.catalog.clock = self.clock
         self.policy = policy or RefusalPolicy()
         self.composer = ExtractiveComposer(load_remedies(self.catalog))
         self.prompts = prompts
@@ -201,8 +203,11 @@ class Assistant:
                 refusal: Refusal | None = None, notices: Sequence[str] = ()) -> Answer:
         checked = verify(draft.text, draft.sources, self.catalog)
         all_notices = list(notices) + list(draft.notices) + list(checked.notices)
-        if any(c.article.status != STATUS_CURRENT for c in checked.citations):
+        if any(c.article.status not in (STATUS_CURRENT, STATUS_PENDING) for c in checked.citations):
             all_notices.append("引用中包含已废止的条文，仅供对照；请以现行有效的对应条文为准。")
+        for law, effective in dict.fromkeys((c.article.law_short, c.article.effective) for c in checked.citations
+                                            if c.article.status == STATUS_PENDING):
+            all_notices.append(f"《{law}》尚未施行（自 {effective} 起施行），施行前不适用。")
         return Answer(question=question, answer=checked.text, citations=checked.citations, as_of=as_of, mode=mode,
                       refused=refusal is not None, refusal_reason=refusal.reason if refusal else None,
                       notices=tuple(dict.fromkeys(all_notices)), persona=persona, resolved_question=resolved)

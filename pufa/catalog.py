@@ -3,10 +3,15 @@
 Lookups accept full titles, titles without 中华人民共和国, aliases (大气法, 环评法, 法典 …) and
 article numbers in Chinese or Arabic numerals, with or without 第/条. When a title has several
 versions, the one in force wins, else the latest. A miss raises NotFoundError with near matches.
+
+Statuses are read as of the catalog's clock (today), not only as the source recorded them: a version
+whose effective date is still ahead is 尚未生效, and until that date the previous version of the same
+law is the text in force (`statuses_on`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 import sqlite3
@@ -17,7 +22,7 @@ from pathlib import Path
 
 from .errors import IndexMissingError, NotFoundError
 from .numerals import article_label, parse_article_no
-from .records import Article, Chunk, Law, short_title
+from .records import STATUS_CURRENT, STATUS_PENDING, Article, Chunk, Law, short_title
 
 SCHEMA = """
 CREATE TABLE laws (
@@ -40,7 +45,7 @@ CREATE TABLE counterparts (
 """
 
 _ALIASES_FILE = Path(__file__).with_name("aliases.toml")
-_STATUS_RANK = {"现行有效": 0, "": 1, "已被修改": 2, "历史版本": 3, "已废止": 4}
+_STATUS_RANK = {"现行有效": 0, "": 1, "已被修改": 2, "历史版本": 3, "尚未生效": 3, "已废止": 4}
 
 
 def normalise_name(name: str) -> str:
@@ -58,6 +63,9 @@ class Catalog:
         self._conn = conn
         self._lock = threading.Lock()
         self._names: dict[str, list[Law]] | None = None
+        self._names_day = ""
+        self.clock = dt.date.today  # the day statuses are read on (tests set it)
+        self._statuses: tuple[str, dict[str, str]] = ("", {})
         self._has_counterparts: bool | None = None
 
     # ---- opening -------------------------------------------------------------------------
@@ -108,10 +116,20 @@ class Catalog:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
 
-    @staticmethod
-    def _law(row: tuple) -> Law:
+    def status_day(self) -> str:
+        return self.clock().isoformat()
+
+    def _status_overrides(self) -> dict[str, str]:
+        day = self.status_day()
+        if self._statuses[0] != day:
+            rows = self._query("SELECT law_id, title, promulgated, effective, status FROM laws")
+            self._statuses = (day, statuses_on(rows, day))
+        return self._statuses[1]
+
+    def _law(self, row: tuple) -> Law:
+        status = self._status_overrides().get(row[0], row[7] or "")
         return Law(law_id=row[0], title=row[1], level=row[3] or "", issuer=row[4] or "", promulgated=row[5] or "",
-                   effective=row[6] or "", status=row[7] or "", region=row[8] or "", source=row[9] or "",
+                   effective=row[6] or "", status=status, region=row[8] or "", source=row[9] or "",
                    kind=row[10] or "statute", article_count=row[11] or 0)
 
     def laws(self) -> list[Law]:
@@ -127,7 +145,8 @@ class Catalog:
         return {t: self._query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("laws", "articles", "chunks")}
 
     def _name_index(self) -> dict[str, list[Law]]:
-        if self._names is None:
+        if self._names is None or self._names_day != self.status_day():
+            self._names_day = self.status_day()
             names: dict[str, list[Law]] = {}
             laws = self.laws()
             by_short: dict[str, list[Law]] = {}
@@ -257,3 +276,31 @@ class Catalog:
 def _neg_date(date: str) -> str:
     # Sort latest first with an ascending sort key.
     return "".join(chr(0x10FFFF - ord(c)) for c in (date or "0000"))
+
+
+def statuses_on(laws: Iterable[tuple[str, str, str, str, str]], day: str) -> dict[str, str]:
+    """Statuses that differ on `day` from the recorded ones, by the laws' own dates.
+
+    `laws` are (law_id, title, promulgated, effective, status) rows, dates as YYYY-MM-DD. A version
+    recorded 现行有效 whose effective date is after `day` is 尚未生效 (the database marks a new revision
+    current as soon as it is published: 商标法 2026-06-26, in force 2027-01-01). Until then the newest
+    earlier version of the same title recorded 历史版本 or 已被修改 is the text in force, 现行有效.
+    A repealed version is never revived.
+    """
+    by_title: dict[str, list[tuple[str, str, str, str]]] = {}
+    for law_id, title, promulgated, effective, status in laws:
+        by_title.setdefault(title, []).append((law_id, promulgated or "", effective or "", status or ""))
+    out: dict[str, str] = {}
+    for versions in by_title.values():
+        pending = [v for v in versions if v[3] == STATUS_CURRENT and v[2] > day]
+        if not pending:
+            continue
+        for v in pending:
+            out[v[0]] = STATUS_PENDING
+        if any(v[3] == STATUS_CURRENT and v[2] <= day for v in versions):
+            continue  # another version is recorded current and already in force
+        first_pending = min(v[1] or v[2] for v in pending)
+        earlier = [v for v in versions if v[3] in ("历史版本", "已被修改") and (v[1] or v[2]) < first_pending]
+        if earlier:
+            out[max(earlier, key=lambda v: v[1] or v[2])[0]] = STATUS_CURRENT
+    return out

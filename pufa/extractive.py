@@ -20,7 +20,7 @@ from .answer import Citation, Draft
 from .catalog import Catalog
 from .errors import NotFoundError
 from .passages import OBLIGATION, PENALTY, Piece, PieceScorer, paragraphs, pieces
-from .records import STATUS_CURRENT, Article
+from .records import STATUS_CURRENT, STATUS_PENDING, Article
 
 _REMEDIES_FILE = Path(__file__).with_name("remedies.toml")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>#|~!])")
@@ -187,7 +187,8 @@ class ExtractiveComposer:
         a = first.article
         replacements = [s for s in sources[1:] if s.replaces]
         if a.status == STATUS_CURRENT or not replacements:
-            return [f"**《{a.law_short}》{a.article_no}**（{a.status or '状态不明'}）规定："] + [
+            status = f"尚未施行，自 {a.effective} 起施行" if a.status == STATUS_PENDING else a.status or "状态不明"
+            return [f"**《{a.law_short}》{a.article_no}**（{status}）规定："] + [
                 cite(first, Piece(p, i)) for i, p in enumerate(paragraphs(a.text)[:8])]
         lines = [f"**《{a.law_short}》已废止，{a.article_no}不再适用。**现行有效的对应规定如下"
                  f"（对应关系由条文比对得出，仅供对照）："]

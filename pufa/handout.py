@@ -22,7 +22,7 @@ from pathlib import Path
 from .errors import InputError, NotFoundError
 from .liability import LiabilityIndex, LiabilityUnit, is_liability, units_of
 from .passages import GAP, OBLIGATION, PROHIBITION, PieceScorer, pieces
-from .records import STATUS_CURRENT, Article
+from .records import STATUS_CURRENT, STATUS_PENDING, Article
 
 _TOPICS_FILE = Path(__file__).with_name("handout_topics.toml")
 LENGTHS = {"short": (6, 6, 5, 5), "standard": (12, 12, 10, 10), "long": (20, 20, 16, 15)}  # provisions, checklist, table rows, quiz
@@ -350,6 +350,11 @@ def _laws_used(catalog, appendix: tuple[Article, ...], repealed_seen: set[str], 
     for law_id in sorted(repealed_seen):
         law = catalog.law(law_id)
         by = repealed_by.get(law_id)
-        note = f"已被《{by[0].short}》{by[1].article_no}废止，本材料不引用" if by else "已失效，本材料不引用"
+        if by:
+            note = f"已被《{by[0].short}》{by[1].article_no}废止，本材料不引用"
+        elif law.status == STATUS_PENDING:
+            note = f"尚未施行（自 {law.effective} 起施行），本材料不引用"
+        else:
+            note = "已失效，本材料不引用"
         out.append(LawUsed(law.title, law.level, law.status, law.effective, note))
     return tuple(out)

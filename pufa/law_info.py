@@ -19,7 +19,7 @@ from .catalog import Catalog
 from .errors import NotFoundError
 from .extractive import basis_heading, md_escape
 from .numerals import article_label
-from .records import STATUS_CURRENT, STATUS_REPEALED, Article, Law
+from .records import STATUS_CURRENT, STATUS_PENDING, STATUS_REPEALED, Article, Law
 
 ASKS = {
     "status": re.compile(r"还有效|有效吗|是否有效|有没有效|还适用|适用吗|还能用|还管用|还能引用|还在用|废止|废除|失效|作废|过时|"
@@ -112,10 +112,11 @@ class LawInfo:
         if "status" in asks or "effective" in asks:
             if law.status == STATUS_REPEALED:
                 lines += self._repeal(law, cite)
-            elif law.status == STATUS_CURRENT:
+            elif law.status in (STATUS_CURRENT, STATUS_PENDING):
                 lines += self._effective(law, cite)
             elif law.effective:
                 lines.append(f"法规库记录的施行日期：{law.effective}。")
+        lines += self._other_version(law)
         if "size" in asks:
             lines.append(self._size(law))
         return lines
@@ -156,6 +157,19 @@ class LawInfo:
                 if _EFFECTIVE.search(sentence):
                     return [f"{article.article_no}：" + cite(article, sentence)]
         return [f"法规库记录的施行日期：{law.effective}。"] if law.effective else []
+
+    def _other_version(self, law: Law) -> list[str]:
+        """A revision published but not yet in force, seen from either side of it."""
+        versions = [v for v in self.catalog.laws_named(law.short) if v.title == law.title and v.law_id != law.law_id]
+        if law.status == STATUS_PENDING:
+            current = [v for v in versions if v.status == STATUS_CURRENT]
+            if current:
+                return [f"施行之前，适用现行有效的版本（{current[0].promulgated} 公布）。"]
+            return ["施行之前，该法的规定不适用。"]
+        if law.status == STATUS_CURRENT:
+            return [f"修订后的版本已于 {v.promulgated} 公布，自 {v.effective} 起施行；在此之前适用本版本。"
+                    for v in versions if v.status == STATUS_PENDING][:1]
+        return []
 
     def _size(self, law: Law) -> str:
         articles = self.catalog.articles_of(law.law_id)

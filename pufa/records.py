@@ -13,6 +13,7 @@ CN_PREFIX = "中华人民共和国"
 LEVELS = ("宪法", "法律", "行政法规", "部门规章", "地方性法规", "规范性文件", "指南")
 STATUS_CURRENT = "现行有效"
 STATUS_REPEALED = "已废止"
+STATUS_PENDING = "尚未生效"  # promulgated, in force from a later date
 
 
 def short_title(title: str) -> str:

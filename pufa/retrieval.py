@@ -98,12 +98,21 @@ class Retriever:
         self.params = params or RetrievalParams()
         self.reranker = reranker
         self._names = catalog.known_names()
-        self._laws = {law.law_id: law for law in catalog.laws()}
         self._table = _ArticleTable(catalog, lexical)
-        in_force = _in_force(self._laws.values())
-        self._factor = np.asarray([1.0 if k[0] in in_force else 0.0 for k in self._table.keys])
+        self._status_day = ""
+        self._refresh_statuses()
         self._features = _article_features(catalog, self._table.keys)
         self._repealed_by = {law_id: law for law_id, (law, _) in repealers(catalog).items()}
+
+    def _refresh_statuses(self) -> None:
+        """Which laws rank as in force, re-read when the day changes (a revision may take effect overnight)."""
+        day = self.catalog.status_day()
+        if day == self._status_day:
+            return
+        self._laws = {law.law_id: law for law in self.catalog.laws()}
+        in_force = _in_force(self._laws.values())
+        self._factor = np.asarray([1.0 if k[0] in in_force else 0.0 for k in self._table.keys])
+        self._status_day = day
 
     @classmethod
     def from_settings(cls, settings: Settings, params: RetrievalParams | None = None) -> Retriever:
@@ -205,6 +214,7 @@ class Retriever:
 
     def search(self, question: str, k: int = 10, law: str | None = None) -> list[Hit]:
         p = self.params
+        self._refresh_statuses()
         analysis = self.analyse(question)
         named = self._named_laws(analysis, law)
         named_ids = {lw.law_id for lw in named}

@@ -113,6 +113,17 @@ def test_when_a_law_took_effect_and_how_many_articles_it_has(assistant):
     assert c.answer.startswith("**《生态环境法典》现行有效**（法律，全国人民代表大会制定，2026-03-12 公布）")
 
 
+def test_a_revision_not_yet_in_force_is_said_and_the_version_in_force_answers(assistant):
+    # 商标法 was revised on 2026-06-26, in force 2027-01-01; the database marks the revision current already
+    a = assistant.ask("商标法现在还有效吗")
+    assert a.answer.startswith("**《商标法》现行有效**（法律，全国人民代表大会常务委员会制定，2019-04-23 公布）")
+    assert "修订后的版本已于 2026-06-26 公布，自 2027-01-01 起施行；在此之前适用本版本。" in a.answer
+    b = assistant.ask("声音可以注册商标吗")
+    cited = [c.article for c in b.citations if c.article.law_short == "商标法"]
+    assert cited and {assistant.catalog.law(art.law_id).promulgated for art in cited} == {"2019-04-23"}
+    assert all(art.status == "现行有效" for art in cited) and not any("尚未施行" in n for n in b.notices)
+
+
 def test_a_question_about_a_repealed_law_that_asks_more_is_answered_with_a_notice(assistant):
     a = assistant.ask("大气法还有效吗？超标排放要罚多少钱")
     assert not a.answer.startswith("**《大气污染防治法》已废止**")  # not the law-status answer: it asks more

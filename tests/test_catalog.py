@@ -55,3 +55,37 @@ def test_unknown_law_suggests_near_matches(catalog):
 def test_not_an_article_number(catalog):
     with pytest.raises(NotFoundError, match="not an article number"):
         catalog.article("大气法", "abc")
+
+
+def test_a_revision_not_yet_in_force_leaves_the_previous_version_current(mini_index):
+    # The database records the 2026-06-26 revision of 商标法 (in force 2027-01-01) as 现行有效 and the 2019
+    # version as 历史版本. Until 2027-01-01 the 2019 text is the law: questions must be answered from it.
+    import datetime as dt
+
+    catalog = Catalog.open(current_build(mini_index.index_dir) / "catalog.sqlite")
+    catalog.clock = lambda: dt.date(2026, 11, 29)
+    law = catalog.resolve_law("商标法")
+    assert (law.promulgated, law.status) == ("2019-04-23", "现行有效")
+    assert catalog.article("商标法", 8).status == "现行有效"
+    pending = [v for v in catalog.laws_named("商标法") if v.law_id != law.law_id]
+    assert [(v.effective, v.status) for v in pending] == [("2027-01-01", "尚未生效")]
+    catalog.clock = lambda: dt.date(2027, 1, 1)  # the revision takes effect; the same process follows
+    law = catalog.resolve_law("商标法")
+    assert (law.promulgated, law.status) == ("2026-06-26", "现行有效")
+    assert {v.status for v in catalog.laws_named("商标法") if v.law_id != law.law_id} == {"历史版本"}
+
+
+def test_statuses_on_dates():
+    from pufa.catalog import statuses_on
+
+    rows = [("old", "甲法", "2019-01-01", "2019-02-01", "历史版本"),
+            ("new", "甲法", "2026-06-01", "2027-01-01", "现行有效"),
+            ("gone", "乙法", "2010-01-01", "2010-01-01", "已废止"),
+            ("next", "乙法", "2026-06-01", "2027-01-01", "现行有效"),
+            ("now", "丙法", "2020-01-01", "2020-01-01", "现行有效"),
+            ("later", "丙法", "2026-06-01", "2027-01-01", "现行有效")]
+    assert statuses_on(rows, "2026-12-31") == {
+        "new": "尚未生效", "old": "现行有效",  # the earlier version is in force until the revision is
+        "next": "尚未生效",  # a repealed version is never revived
+        "later": "尚未生效"}  # another version already in force stays the only current one
+    assert statuses_on(rows, "2027-01-01") == {}
