@@ -35,6 +35,15 @@ def test_current_law_ranks_before_repealed_for_plain_questions(retriever):
     assert first_repealed >= 3
 
 
+def test_a_law_repealed_by_one_in_the_catalog_stays_out_unless_named(retriever):
+    # 大气污染防治法 was repealed by the 法典, which carries its provisions: a question that does not name
+    # it gets the 法典's articles, one that names it gets the repealed article first (with its counterpart)
+    for question in ("未取得排污许可证排放大气污染物怎么处罚", "超标排放大气污染物罚多少", "工地扬尘不采取措施怎么罚"):
+        assert all(h.article.law_short != "大气污染防治法" for h in retriever.search(question, k=10)), question
+    named = retriever.search("大气污染防治法 超标排放大气污染物罚多少", k=10)
+    assert named[0].article.law_short == "大气污染防治法"
+
+
 def test_lay_words_are_expanded_to_legal_terms(retriever):
     analysis = retriever.analyse("没批环评就开工了会怎么样")
     assert any("环境影响" in t for t in analysis.expansion_terms)
