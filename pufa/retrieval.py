@@ -28,6 +28,7 @@ from .errors import IndexMismatchError, NotFoundError
 from .lexical import LexicalIndex
 from .mapping import repealers
 from .passages import ITEM
+from .numerals import NUMERAL, cn_to_int
 from .query import ArticleRef, QueryAnalysis, Vocabulary, analyse
 from .records import STATUS_CURRENT, Article, Hit, Law
 from .settings import Settings
@@ -106,6 +107,8 @@ class Retriever:
         self._refresh_statuses()
         self._features = _article_features(catalog, self._table.keys)
         self._repealed_by = {law_id: law for law_id, (law, _) in repealers(catalog).items()}
+        index = self._table.index
+        self._amends = {index[a]: index[b] for a, b in amended_articles(catalog).items() if a in index and b in index}
 
     def _refresh_statuses(self) -> None:
         """Which laws rank as in force, re-read when the day changes (a revision may take effect overnight)."""
@@ -276,6 +279,8 @@ class Retriever:
                 factor = p.superseded_factor if keys[g][0] in self._repealed_by else p.non_current_factor
                 s -= (1.0 - factor) * abs(s)  # = s * factor for s >= 0; z-scores can be negative
             scored.append((s, g))
+        if self._amends:
+            scored = _fold_amendments(scored, self._amends)
         scored.sort(reverse=True)
         if p.law_prior and scored:
             # Articles of the law that dominates the top candidates are more likely relevant.
@@ -398,6 +403,47 @@ def _article_features(catalog: Catalog, keys: list[ArticleKey]) -> dict[str, np.
         penalty[i] = "法律责任" in chapter or bool(_PENALTY.search(text))
         deadline[i] = bool(_DEADLINE.search(text))
     return {"penalty": penalty, "deadline": deadline}
+
+
+_AMENDS = re.compile(rf"第({NUMERAL})条(?:之({NUMERAL}))?(?:第{NUMERAL}款)?修改为|第{NUMERAL}条后增加一条，作为第({NUMERAL})条之({NUMERAL})")
+_QUOTED = re.compile(r"[:：]\s*[\"“]([^\"”]{6,})")
+
+
+def amended_articles(catalog: Catalog) -> dict[ArticleKey, ArticleKey]:
+    """Articles of amendment acts (刑法修正案（十一）第四十条: "将刑法第三百三十八条修改为：……") → the article of the
+    consolidated law in force that now holds the text. Kept only where the law's text starts with the quoted new
+    wording and is dated on or after the amendment, so a law not yet consolidated with it, or renumbered since, keeps
+    the amendment's article."""
+    out: dict[ArticleKey, ArticleKey] = {}
+    for law in catalog.laws():
+        m = re.fullmatch(r"(.+?)修正案(?:（.+）)?", law.title) or re.fullmatch(r".*关于修改《(.+)》的决定", law.title)
+        if not m or law.status != STATUS_CURRENT:
+            continue
+        try:
+            base = catalog.resolve_law(m.group(1))
+        except NotFoundError:
+            continue
+        if base.law_id == law.law_id or not law.promulgated or base.promulgated < law.promulgated:
+            continue  # the consolidated text predates the amendment (刑法 2020 and 修正案（十二） of 2023)
+        texts = {(a.num, a.sub): re.sub(r"\s", "", a.text) for a in catalog.articles_of(base.law_id)}
+        for article in catalog.articles_of(law.law_id):
+            ref, quoted = _AMENDS.search(article.text[:80]), _QUOTED.search(article.text)
+            if not ref or not quoted:
+                continue
+            num, sub = (ref.group(1), ref.group(2)) if ref.group(1) else (ref.group(3), ref.group(4))
+            target = (cn_to_int(num), cn_to_int(sub) if sub else 0)
+            if re.sub(r"\s", "", quoted.group(1))[:30] in texts.get(target, ""):
+                out[article.key] = (base.law_id, *target)
+    return out
+
+
+def _fold_amendments(scored: list[tuple[float, int]], amends: dict[int, int]) -> list[tuple[float, int]]:
+    """An amendment act's article scores for the consolidated article it amended (the best of the two)."""
+    best: dict[int, float] = {}
+    for score, g in scored:
+        g = amends.get(g, g)
+        best[g] = max(best.get(g, score), score)
+    return [(score, g) for g, score in best.items()]
 
 
 def _normalised(x: np.ndarray, mode: str, leg: str) -> np.ndarray:

@@ -1,0 +1,54 @@
+"""Amendment acts fold into the consolidated law they amended, when its text already holds them."""
+
+from __future__ import annotations
+
+import pytest
+
+from pufa.embedders import HashEmbedder
+from pufa.indexer import build_index, chunks_to_embed, open_index
+from pufa.retrieval import Retriever, amended_articles
+from pufa.settings import Settings
+
+from conftest import make_mini_db, write_config
+
+LAWS = ("中华人民共和国刑法", "中华人民共和国刑法修正案（十一）", "中华人民共和国刑法修正案（十二）")
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory):
+    root = tmp_path_factory.mktemp("amend")
+    db = make_mini_db(root / "laws.db", LAWS)
+    settings = Settings(index_dir=root / "index", corpus_config=write_config(root, db), embedder="hash")
+    emb = HashEmbedder()
+    build_index(settings, emb.name, emb.dim)
+    index = open_index(settings, embedder=emb)
+    index.dense.fill(chunks_to_embed(index.catalog, index.dense), batch=64)
+    return Retriever(index.catalog, index.lexical, index.dense)
+
+
+def _law(retriever, title):
+    return next(law for law in retriever.catalog.laws() if law.title == title)
+
+
+def test_amendments_map_to_the_consolidated_articles_that_hold_their_text(retriever):
+    mapping = amended_articles(retriever.catalog)
+    criminal = _law(retriever, "中华人民共和国刑法")
+    eleventh = _law(retriever, "中华人民共和国刑法修正案（十一）")
+    twelfth = _law(retriever, "中华人民共和国刑法修正案（十二）")
+    # 修正案（十一）第四十条: "将刑法第三百三十八条修改为：……" (污染环境罪); the 2020 刑法 text holds it
+    article = next(a for a in retriever.catalog.articles_of(eleventh.law_id) if "第三百三十八条修改为" in a.text)
+    assert mapping[article.key] == (criminal.law_id, 338, 0)
+    assert sum(1 for key in mapping if key[0] == eleventh.law_id) >= 30
+    # 修正案（十二） (2023) postdates the 2020 consolidated text: its articles stay its own
+    assert not any(key[0] == twelfth.law_id for key in mapping)
+
+
+def test_a_question_gets_the_consolidated_article_not_the_amending_one(retriever):
+    eleventh = _law(retriever, "中华人民共和国刑法修正案（十一）")
+    hits = retriever.search("排放有毒物质严重污染环境的，判几年？", k=10)
+    keys = [(h.article.law_short, h.article.num) for h in hits]
+    assert ("刑法", 338) in keys[:3]
+    assert all(h.article.law_id != eleventh.law_id or "第三百三十八条" not in h.article.text for h in hits)
+    # asked for by number, the amending article is still there
+    exact = retriever.search("刑法修正案（十一）第四十条", k=3)[0]
+    assert exact.article.law_id == eleventh.law_id and "第三百三十八条修改为" in exact.article.text
