@@ -33,7 +33,7 @@ from .embedders import Embedder, embedder_for
 from .errors import CorpusError, IndexMismatchError, IndexMissingError
 from .lexical import LexicalIndex, Tokenizer
 from .manifest import SCHEMA_VERSION, Manifest
-from .mapping import compute_counterparts
+from .mapping import compute_counterparts, status_notices
 from .records import Article, Chunk, Law
 from .settings import Settings
 from .sources import SourceReport, load_sources, reconcile_documents
@@ -267,6 +267,7 @@ def _build_index(settings: Settings, embedder_name: str, embedder_dim: int, forc
         t_map = time.perf_counter()
         catalog.add_counterparts(compute_counterparts(catalog))
         log.info("counterparts of repealed articles computed in %.1fs", time.perf_counter() - t_map)
+        report.notices.extend(status_notices(catalog))
         catalog.commit()
         catalog.close()
         if progress:

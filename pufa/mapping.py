@@ -33,7 +33,7 @@ import numpy as np
 
 from .catalog import Catalog
 from .passages import ITEM
-from .records import STATUS_CURRENT, STATUS_REPEALED, Article, Law
+from .records import STATUS_CURRENT, STATUS_PENDING, STATUS_REPEALED, Article, Law
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,25 @@ def repealers(catalog: Catalog) -> dict[str, tuple[Law, Article]]:
         if named:
             article = next(a for a in catalog.articles_of(law_id) if a.text == text)
             out.update({law.law_id: (repealer, article) for law in named})
+    return out
+
+
+def status_notices(catalog: Catalog) -> list[str]:
+    """What staff should know about the statuses the sources record, as of the catalog's day: a law recorded
+    repealed that nothing in the corpus repeals or replaces (it may be a source error: answers still treat it as
+    repealed), and a revision published but not yet in force (the version before it answers until then)."""
+    laws = catalog.laws()
+    repealed_by = repealers(catalog)
+    in_force_titles = {law.title for law in laws if law.status == STATUS_CURRENT}
+    out = []
+    for law in laws:
+        if law.status == STATUS_REPEALED and law.law_id not in repealed_by and law.title not in in_force_titles:
+            out.append(f"{law.title} ({law.promulgated or 'no date'}): recorded 已废止, but no law in the corpus "
+                       "repeals it and no newer version is in it; check its status (answers treat it as repealed)")
+        elif law.status == STATUS_PENDING:
+            before = [v for v in laws if v.title == law.title and v.status == STATUS_CURRENT]
+            until = f"; until then the version of {before[0].promulgated} answers" if before else ""
+            out.append(f"{law.title} ({law.promulgated}): in force from {law.effective}, not yet{until}")
     return out
 
 

@@ -89,3 +89,24 @@ def test_statuses_on_dates():
         "next": "尚未生效",  # a repealed version is never revived
         "later": "尚未生效"}  # another version already in force stays the only current one
     assert statuses_on(rows, "2027-01-01") == {}
+
+
+def test_staff_are_told_of_pending_revisions_and_unexplained_repeals(mini_index, tmp_path):
+    import datetime as dt
+    import shutil
+    import sqlite3
+
+    from pufa.mapping import status_notices
+
+    path = tmp_path / "catalog.sqlite"
+    shutil.copy(current_build(mini_index.index_dir) / "catalog.sqlite", path)
+    with sqlite3.connect(path) as conn:  # a law recorded repealed that nothing in the corpus repeals
+        conn.execute("UPDATE laws SET status='已废止' WHERE title='中华人民共和国行政复议法'")
+    catalog = Catalog.open(path)
+    catalog.clock = lambda: dt.date(2026, 11, 29)
+    notices = status_notices(catalog)
+    assert any(n.startswith("中华人民共和国商标法 (2026-06-26): in force from 2027-01-01, not yet; until then the "
+                            "version of 2019-04-23 answers") for n in notices)
+    assert any(n.startswith("中华人民共和国行政复议法") and "no law in the corpus repeals it" in n for n in notices)
+    # 大气污染防治法 is repealed by the 法典's 第一千二百四十二条: nothing to say
+    assert not any(n.startswith("中华人民共和国大气污染防治法") for n in notices)
