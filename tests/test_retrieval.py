@@ -44,6 +44,14 @@ def test_a_law_repealed_by_one_in_the_catalog_stays_out_unless_named(retriever):
     assert named[0].article.law_short == "大气污染防治法"
 
 
+@pytest.mark.parametrize("question", ["工厂违反了水污染防治的规定，会受到什么处罚？", "噪声扰民违反规定怎么处罚"])
+def test_articles_that_only_state_a_sections_scope_do_not_answer(retriever, question):
+    # "违反本法第二编第三分编规定，适用本节规定予以行政处罚。" matches every penalty question and says nothing
+    texts = [h.article.text for h in retriever.search(question, k=10)]
+    assert texts and not any("适用本节规定予以行政处罚" in t for t in texts)
+    assert retriever.search("生态环境法典第一千一百三十五条", k=1)[0].article.num == 1135  # asked for, it is there
+
+
 def test_lay_words_are_expanded_to_legal_terms(retriever):
     analysis = retriever.analyse("没批环评就开工了会怎么样")
     assert any("环境影响" in t for t in analysis.expansion_terms)
