@@ -55,6 +55,21 @@ def write_config(directory: Path, db: Path | None = None, folders: list[Path] = 
     return config
 
 
+def small_retriever(root: Path, titles: tuple[str, ...], batch: int = 64):
+    """A Retriever over some laws of the package database, indexed in `root` with the hash embedder."""
+    from pufa.embedders import HashEmbedder
+    from pufa.indexer import build_index, chunks_to_embed, open_index
+    from pufa.retrieval import Retriever
+
+    db = make_mini_db(root / "laws.db", titles)
+    settings = Settings(index_dir=root / "index", corpus_config=write_config(root, db), embedder="hash")
+    emb = HashEmbedder()
+    build_index(settings, emb.name, emb.dim)
+    index = open_index(settings, embedder=emb)
+    index.dense.fill(chunks_to_embed(index.catalog, index.dense), batch=batch)
+    return Retriever(index.catalog, index.lexical, index.dense)
+
+
 @pytest.fixture(scope="session")
 def mini_db(tmp_path_factory) -> Path:
     return make_mini_db(tmp_path_factory.mktemp("db") / "laws.db")

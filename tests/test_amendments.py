@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from pufa.embedders import HashEmbedder
-from pufa.indexer import build_index, chunks_to_embed, open_index
-from pufa.retrieval import Retriever, amended_articles
-from pufa.settings import Settings
+from pufa.retrieval import amended_articles
 
-from conftest import make_mini_db, write_config
+from conftest import small_retriever
 
 LAWS = ("中华人民共和国刑法", "中华人民共和国刑法修正案（十一）", "中华人民共和国刑法修正案（十二）")
 
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory):
-    root = tmp_path_factory.mktemp("amend")
-    db = make_mini_db(root / "laws.db", LAWS)
-    settings = Settings(index_dir=root / "index", corpus_config=write_config(root, db), embedder="hash")
-    emb = HashEmbedder()
-    build_index(settings, emb.name, emb.dim)
-    index = open_index(settings, embedder=emb)
-    index.dense.fill(chunks_to_embed(index.catalog, index.dense), batch=64)
-    return Retriever(index.catalog, index.lexical, index.dense)
+    return small_retriever(tmp_path_factory.mktemp("amend"), LAWS)
 
 
 def _law(retriever, title):

@@ -10,13 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pufa.embedders import HashEmbedder
 from pufa.evaluation import load_questions, pufa_system, run_system
-from pufa.indexer import build_index, chunks_to_embed, open_index
-from pufa.retrieval import Retriever
-from pufa.settings import Settings
 
-from conftest import make_mini_db, write_config
+from conftest import small_retriever
 
 ENV_SET = Path(__file__).resolve().parents[1] / "eval" / "questions" / "env_dev.jsonl"
 LAWS = tuple(f"中华人民共和国{name}" for name in (
@@ -31,14 +27,7 @@ FLOOR_MRR_AT_10 = 0.66
 
 @pytest.fixture(scope="module")
 def env_retriever(tmp_path_factory):
-    root = tmp_path_factory.mktemp("env")
-    db = make_mini_db(root / "laws.db", LAWS)
-    settings = Settings(index_dir=root / "index", corpus_config=write_config(root, db), embedder="hash")
-    emb = HashEmbedder()
-    build_index(settings, emb.name, emb.dim)
-    index = open_index(settings, embedder=emb)
-    index.dense.fill(chunks_to_embed(index.catalog, index.dense), batch=128)
-    return Retriever(index.catalog, index.lexical, index.dense)
+    return small_retriever(tmp_path_factory.mktemp("env"), LAWS, batch=128)
 
 
 def test_env_set_recall_stays_above_floor(env_retriever):

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pufa.embedders import HashEmbedder
-from pufa.indexer import build_index, chunks_to_embed, open_index
-from pufa.retrieval import Retriever
-from pufa.settings import Settings
 
-from conftest import make_mini_db, write_config
+from conftest import small_retriever
 
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory):
-    root = tmp_path_factory.mktemp("civil")
-    db = make_mini_db(root / "laws.db", ("中华人民共和国民法典",))
-    settings = Settings(index_dir=root / "index", corpus_config=write_config(root, db), embedder="hash")
-    emb = HashEmbedder()
-    build_index(settings, emb.name, emb.dim)
-    index = open_index(settings, embedder=emb)
-    index.dense.fill(chunks_to_embed(index.catalog, index.dense), batch=64)
-    return Retriever(index.catalog, index.lexical, index.dense)
-
-
+    return small_retriever(tmp_path_factory.mktemp("civil"), ("中华人民共和国民法典",))
 
 
 def test_a_warehousing_question_gets_the_referral_and_the_safekeeping_rules(retriever):
