@@ -26,6 +26,7 @@ from .catalog import Catalog
 from .dense import DenseIndex
 from .errors import IndexMismatchError, NotFoundError
 from .lexical import LexicalIndex
+from .liability import LiabilityIndex, is_liability
 from .mapping import repealers
 from .passages import ITEM
 from .numerals import NUMERAL, cn_to_int
@@ -69,6 +70,10 @@ class RetrievalParams:
     # an article that only states which rules of its section apply (_SCOPE_ONLY): env_test (used as a dev set once
     # env_test2 was written) R@5 0.521 → 0.537; STARD and env_dev unchanged
     scope_factor: float = 0.0
+    # after each of the top `companion` hits that states a duty, the liability article that punishes it (1; 2 or 3
+    # gave no more; Retriever._with_penalties): env_dev R@5 0.777 → 0.793, env_test 0.538 → 0.565 (R@10 +0.033), STARD
+    # R@5 −0.004, R@10 and MRR unchanged (bench/retrieval_probes.py, "companion (top-2, liability match)")
+    companion: int = 1
     referral_at: int = 3
     require: str = ""  # only articles with this feature ("penalty"/"deadline"); used to map liability articles
     legs: tuple[str, ...] = ("exact", "lexical", "dense")
@@ -115,6 +120,7 @@ class Retriever:
         self._refresh_statuses()
         self._features = _article_features(catalog, self._table.keys)
         self._referrals = _referrals(catalog, self._table.keys)
+        self._liability = LiabilityIndex(catalog)
         self._repealed_by = {law_id: law for law_id, (law, _) in repealers(catalog).items()}
         index = self._table.index
         self._amends = {index[a]: index[b] for a, b in amended_articles(catalog).items() if a in index and b in index}
@@ -399,9 +405,32 @@ class Retriever:
             hits.append(Hit(a, score, legs, self._matched(analysis, a)))
             if len(hits) >= depth:
                 break
+        if self.params.companion and hits:
+            hits = self._with_penalties(analysis, hits)
         if self.reranker is not None and hits:
             hits = self.reranker(analysis.question, hits)
         return hits[:k]
+
+    def _with_penalties(self, analysis: QueryAnalysis, hits: list[Hit]) -> list[Hit]:
+        """After each of the first `companion` hits that states a duty, the liability article that punishes it,
+        unless it is already in the top 5: the same law's 法律责任 unit closest to one of the duty's paragraphs
+        (pufa.liability, as the handouts pair them). A question about a duty is usually also about what
+        breaking it costs, and the two articles rarely share words."""
+        out = list(hits)
+        for hit in hits[: self.params.companion]:
+            article = hit.article
+            if article.kind != "statute" or is_liability(article):
+                continue
+            found = [m for p in article.text.split("\n") if p.strip() and (m := self._liability.match(article, p))]
+            if not found:
+                continue
+            penalty = max(found, key=lambda m: m[1])[0].article
+            if any(h.article.key == penalty.key for h in out[:5]):
+                continue
+            out = [h for h in out if h.article.key != penalty.key]
+            at = next(i for i, h in enumerate(out) if h.article.key == article.key) + 1
+            out.insert(at, Hit(penalty, hit.score, {"penalty": 1}, self._matched(analysis, penalty)))
+        return out
 
     def _matched(self, analysis: QueryAnalysis, article: Article) -> tuple[str, ...]:
         terms = self.query_terms(analysis)

@@ -52,6 +52,18 @@ def test_articles_that_only_state_a_sections_scope_do_not_answer(retriever, ques
     assert retriever.search("生态环境法典第一千一百三十五条", k=1)[0].article.num == 1135  # asked for, it is there
 
 
+@pytest.mark.parametrize("question,duty,penalty", [
+    ("没有排污许可证能排污吗", 174, 1102),  # 排污许可 → 未依法取得排污许可证排放污染物的 penalty
+    ("饮用水水源保护区里可以设排污口吗", 318, 1109),  # 禁止设置排污口 → 设置排污口的 penalty
+])
+def test_a_duty_comes_with_the_article_that_punishes_breaking_it(retriever, question, duty, penalty):
+    hits = retriever.search(question, k=10)
+    nums = [h.article.num for h in hits]
+    assert nums[0] == duty and nums[1] == penalty and hits[1].legs == {"penalty": 1}
+    assert "penalty #1" in retriever.explain(hits[1])
+    assert penalty not in [h.article.num for h in retriever.with_params(companion=0).search(question, k=5)]
+
+
 def test_lay_words_are_expanded_to_legal_terms(retriever):
     analysis = retriever.analyse("没批环评就开工了会怎么样")
     assert any("环境影响" in t for t in analysis.expansion_terms)
