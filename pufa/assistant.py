@@ -208,6 +208,13 @@ class Assistant:
         for law, effective in dict.fromkeys((c.article.law_short, c.article.effective) for c in checked.citations
                                             if c.article.status == STATUS_PENDING):
             all_notices.append(f"《{law}》尚未施行（自 {effective} 起施行），施行前不适用。")
+        pending = getattr(self.retriever, "pending_amendments", {})
+        for c in checked.citations:
+            for act in pending.get(c.article.key, ()):
+                promulgated = self.catalog.law(act.law_id).promulgated
+                all_notices.append(
+                    f"《{c.article.law_short}》{c.article.article_no}已被《{act.law_short}》{article_label(act.num, act.sub)}"
+                    f"修改（{promulgated} 公布），法规库中的《{c.article.law_short}》文本尚未包含这一修改，请以修正案的规定为准。")
         return Answer(question=question, answer=checked.text, citations=checked.citations, as_of=as_of, mode=mode,
                       refused=refusal is not None, refusal_reason=refusal.reason if refusal else None,
                       notices=tuple(dict.fromkeys(all_notices)), persona=persona, resolved_question=resolved)

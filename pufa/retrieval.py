@@ -124,6 +124,7 @@ class Retriever:
         self._repealed_by = {law_id: law for law_id, (law, _) in repealers(catalog).items()}
         index = self._table.index
         self._amends = {index[a]: index[b] for a, b in amended_articles(catalog).items() if a in index and b in index}
+        self.pending_amendments = pending_amendments(catalog)
 
     def _refresh_statuses(self) -> None:
         """Which laws rank as in force, re-read when the day changes (a revision may take effect overnight)."""
@@ -482,7 +483,33 @@ def _article_features(catalog: Catalog, keys: list[ArticleKey]) -> dict[str, np.
 
 
 _AMENDS = re.compile(rf"第({NUMERAL})条(?:之({NUMERAL}))?(?:第{NUMERAL}款)?修改为|第{NUMERAL}条后增加一条，作为第({NUMERAL})条之({NUMERAL})")
+_ADDS_PARAGRAPH = re.compile(rf"第({NUMERAL})条中增加一款")  # "在刑法第一百六十五条中增加一款作为第二款，将该条修改为：……"
 _QUOTED = re.compile(r"[:：]\s*[\"“]([^\"”]{6,})")
+
+
+def _amendments(catalog: Catalog):
+    """Every article of an amendment act in force that rewrites or adds an article of the law it amends: (the
+    act, the law in force it amends, the act's article, the amended article's (num, sub), the quoted wording)."""
+    for law in catalog.laws():
+        m = re.fullmatch(r"(.+?)修正案(?:（.+）)?", law.title) or re.fullmatch(r".*关于修改《(.+)》的决定", law.title)
+        if not m or law.status != STATUS_CURRENT or not law.promulgated:
+            continue
+        try:
+            base = catalog.resolve_law(m.group(1))
+        except NotFoundError:
+            continue
+        if base.law_id == law.law_id:
+            continue
+        for article in catalog.articles_of(law.law_id):
+            head, quoted = article.text[:80], _QUOTED.search(article.text)
+            ref, added = _AMENDS.search(head), _ADDS_PARAGRAPH.search(head)
+            if not quoted or not (ref or added):
+                continue
+            if ref:
+                num, sub = (ref.group(1), ref.group(2)) if ref.group(1) else (ref.group(3), ref.group(4))
+            else:
+                num, sub = added.group(1), None
+            yield law, base, article, (cn_to_int(num), cn_to_int(sub) if sub else 0), quoted.group(1)
 
 
 def amended_articles(catalog: Catalog) -> dict[ArticleKey, ArticleKey]:
@@ -491,25 +518,24 @@ def amended_articles(catalog: Catalog) -> dict[ArticleKey, ArticleKey]:
     wording and is dated on or after the amendment, so a law not yet consolidated with it, or renumbered since, keeps
     the amendment's article."""
     out: dict[ArticleKey, ArticleKey] = {}
-    for law in catalog.laws():
-        m = re.fullmatch(r"(.+?)修正案(?:（.+）)?", law.title) or re.fullmatch(r".*关于修改《(.+)》的决定", law.title)
-        if not m or law.status != STATUS_CURRENT:
-            continue
-        try:
-            base = catalog.resolve_law(m.group(1))
-        except NotFoundError:
-            continue
-        if base.law_id == law.law_id or not law.promulgated or base.promulgated < law.promulgated:
+    texts: dict[str, dict[tuple[int, int], str]] = {}
+    for law, base, article, target, quoted in _amendments(catalog):
+        if base.promulgated < law.promulgated:
             continue  # the consolidated text predates the amendment (刑法 2020 and 修正案（十二） of 2023)
-        texts = {(a.num, a.sub): re.sub(r"\s", "", a.text) for a in catalog.articles_of(base.law_id)}
-        for article in catalog.articles_of(law.law_id):
-            ref, quoted = _AMENDS.search(article.text[:80]), _QUOTED.search(article.text)
-            if not ref or not quoted:
-                continue
-            num, sub = (ref.group(1), ref.group(2)) if ref.group(1) else (ref.group(3), ref.group(4))
-            target = (cn_to_int(num), cn_to_int(sub) if sub else 0)
-            if re.sub(r"\s", "", quoted.group(1))[:30] in texts.get(target, ""):
-                out[article.key] = (base.law_id, *target)
+        if base.law_id not in texts:
+            texts[base.law_id] = {(a.num, a.sub): re.sub(r"\s", "", a.text) for a in catalog.articles_of(base.law_id)}
+        if re.sub(r"\s", "", quoted)[:30] in texts[base.law_id].get(target, ""):
+            out[article.key] = (base.law_id, *target)
+    return out
+
+
+def pending_amendments(catalog: Catalog) -> dict[ArticleKey, list[Article]]:
+    """Articles of a law in force → the amendment articles dated after the law's text, which that text does not
+    hold yet (the database's 刑法 is the 2020 text; 刑法修正案（十二） of 2023 rewrites 第一百六十五条 and others)."""
+    out: dict[ArticleKey, list[Article]] = {}
+    for law, base, article, target, _quoted in _amendments(catalog):
+        if base.promulgated < law.promulgated:
+            out.setdefault((base.law_id, *target), []).append(article)
     return out
 
 

@@ -42,3 +42,20 @@ def test_a_question_gets_the_consolidated_article_not_the_amending_one(retriever
     # asked for by number, the amending article is still there
     exact = retriever.search("刑法修正案（十一）第四十条", k=3)[0]
     assert exact.article.law_id == eleventh.law_id and "第三百三十八条修改为" in exact.article.text
+
+
+def test_an_article_a_later_amendment_rewrote_says_so(retriever):
+    # the database's 刑法 is the 2020 text; 修正案（十二） (2023-12-29) rewrote 第三百九十条 (行贿罪)
+    import datetime as dt
+
+    from pufa.assistant import Assistant
+
+    twelfth = _law(retriever, "中华人民共和国刑法修正案（十二）")
+    assert [a.num for a in retriever.pending_amendments[(_law(retriever, "中华人民共和国刑法").law_id, 390, 0)]] == [5]
+    assistant = Assistant(retriever, clock=lambda: dt.date(2026, 11, 29))
+    answer = assistant.ask("刑法第三百九十条怎么规定的")
+    assert any(c.article.law_short == "刑法" and c.article.num == 390 for c in answer.citations)
+    assert (f"《刑法》第三百九十条已被《刑法修正案（十二）》第五条修改（{twelfth.promulgated} 公布），"
+            "法规库中的《刑法》文本尚未包含这一修改，请以修正案的规定为准。") in answer.notices
+    unchanged = assistant.ask("刑法第三百三十八条怎么规定的")  # consolidated with 修正案（十一）: nothing to say
+    assert not any("修正案" in n for n in unchanged.notices)
