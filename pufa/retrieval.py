@@ -28,8 +28,8 @@ from .errors import IndexMismatchError, NotFoundError
 from .lexical import LexicalIndex
 from .liability import LiabilityIndex, is_liability
 from .mapping import repealers
-from .passages import ITEM
 from .numerals import NUMERAL, cn_to_int
+from .passages import ITEM
 from .query import ArticleRef, QueryAnalysis, Vocabulary, analyse
 from .records import STATUS_CURRENT, Article, Hit, Law
 from .settings import Settings
@@ -67,6 +67,7 @@ class RetrievalParams:
     # this many articles of the referred chapter go in after the first `referral_at` hits. Measured (STARD dev;
     # env_dev unchanged): R@10 0.654 → 0.665 (2 at 3; 1 gave 0.662), MRR 0.545 → 0.542.
     referral: int = 2
+    referral_at: int = 3
     # an article that only states which rules of its section apply (_SCOPE_ONLY): env_test (used as a dev set once
     # env_test2 was written) R@5 0.521 → 0.537; STARD and env_dev unchanged
     scope_factor: float = 0.0
@@ -74,7 +75,6 @@ class RetrievalParams:
     # gave no more; Retriever._with_penalties): env_dev R@5 0.777 → 0.793, env_test 0.538 → 0.565 (R@10 +0.033), STARD
     # R@5 −0.004, R@10 and MRR unchanged (bench/retrieval_probes.py, "companion (top-2, liability match)")
     companion: int = 1
-    referral_at: int = 3
     require: str = ""  # only articles with this feature ("penalty"/"deadline"); used to map liability articles
     legs: tuple[str, ...] = ("exact", "lexical", "dense")
 
