@@ -208,9 +208,8 @@ class Assistant:
         for law, effective in dict.fromkeys((c.article.law_short, c.article.effective) for c in checked.citations
                                             if c.article.status == STATUS_PENDING):
             all_notices.append(f"《{law}》尚未施行（自 {effective} 起施行），施行前不适用。")
-        pending = getattr(self.retriever, "pending_amendments", {})
         for c in checked.citations:
-            for act in pending.get(c.article.key, ()):
+            for act in self.retriever.pending_amendments.get(c.article.key, ()):
                 promulgated = self.catalog.law(act.law_id).promulgated
                 all_notices.append(
                     f"《{c.article.law_short}》{c.article.article_no}已被《{act.law_short}》{article_label(act.num, act.sub)}"

