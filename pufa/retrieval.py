@@ -433,7 +433,7 @@ class Retriever:
             out = [h for h in out if h.article.key != penalty.key]
             at = next(i for i, h in enumerate(out) if h.article.key == article.key) + 1
             out.insert(at, Hit(penalty, hit.score, {"penalty": 1}, self._matched(analysis, penalty)))
-        return out
+        return out[: len(hits)]  # as many candidates as before: a reranker scores `depth` of them, not one more
 
     def _matched(self, analysis: QueryAnalysis, article: Article) -> tuple[str, ...]:
         terms = self.query_terms(analysis)
