@@ -14,7 +14,12 @@ scored against the hybrid's own order in the same process:
 - in-degree:  + w × log(1 + how often other current articles cite the article / its law by name);
 - companion:  insert, after each of the top-2 non-liability hits, the liability article that punishes
               it: by pufa.liability (the handout matcher; cosine ≥ 0.4), or by searching the liability
-              articles of the same law with the hit's text (lexical only, as the counterpart fallback does).
+              articles of the same law with the hit's text (lexical only, as the counterpart fallback does);
+- general part: when the top hit is in the 民法典's 合同编, the best article of 总则 or of 合同通则, searched
+              on its own (the hybrid's lexical and dense mix over that part only), inserted at rank 5 — the
+              general rules lay questions never name are mostly not in the pool at all;
+- parts:      a question of several sentences ("…要办证吗？不办会罚吗？"): each sentence searched on its own and
+              its best hit inserted at rank 2 unless already in the top 5.
 Results go to bench/results/retrieval_probes.json. Dev sets only; nothing here is keyed on a question.
 """
 
@@ -37,10 +42,11 @@ from pufa.evaluation import load_questions  # noqa: E402
 from pufa.liability import LiabilityIndex, is_liability  # noqa: E402
 from pufa.metrics import reciprocal_rank, recall_at_k  # noqa: E402
 from pufa.numerals import cn_to_int  # noqa: E402
-from pufa.retrieval import Retriever  # noqa: E402
+from pufa.retrieval import Retriever, _normalised  # noqa: E402
 from dev_sets import dense_retriever, parse_args  # noqa: E402
 
 _CLAUSE = re.compile(r"[。？！?!；;，,\n]")
+_SENTENCE = re.compile(r"(?<=[。？！?!])")
 _NUM = "[零〇一二两三四五六七八九十百千]+"
 _SAME_LAW_REF = re.compile(rf"本法第({_NUM})条")
 _OTHER_LAW_REF = re.compile(rf"《(?:中华人民共和国)?([^》]{{2,30}})》(?:第({_NUM})条)?")
@@ -82,8 +88,28 @@ def citation_counts(retriever: Retriever) -> tuple[Counter, Counter]:
     return article_in, law_in
 
 
+def _key(article) -> tuple:
+    return (article.law_short, article.num, article.sub)
+
+
+def general_part_best(retriever: Retriever, question: str, groups: list[int]):
+    """The best article of a part of the 民法典 for the question, by the hybrid's lexical + dense mix over that
+    part alone."""
+    analysis = retriever.analyse(question)
+    lex = retriever._lexical_leg(analysis)
+    cos = retriever._stored_cosines(retriever.dense.embedder.embed_query(analysis.question), groups)
+    p = retriever.params
+    mix = (p.w_lexical * _normalised(np.asarray([float(lex[g]) for g in groups]), "z", "lexical")
+           + p.w_dense * _normalised(np.asarray([cos.get(g, 0.0) for g in groups]), "z", "dense"))
+    return retriever.catalog.article_by_key(*retriever._table.keys[groups[int(np.argmax(mix))]])
+
+
 def collect(retriever: Retriever, questions, liability: LiabilityIndex) -> list[dict]:
     emb = retriever.dense.embedder
+    civil = retriever.catalog.resolve_law("民法典").law_id
+    keys = retriever._table.keys
+    general_groups = {name: [g for g, k in enumerate(keys) if k[0] == civil and first <= k[1] < end]
+                      for name, first, end in (("总则", 1, 205), ("合同通则", 463, 595))}
     penalty_finder = retriever.with_params(legs=("lexical",), intent_boost=0.0, counterparts=0, require="penalty",
                                            law_prior=0.0)
     table = retriever._table
@@ -111,7 +137,12 @@ def collect(retriever: Retriever, questions, liability: LiabilityIndex) -> list[
                     searched = (got[0].article.law_short, got[0].article.num, got[0].article.sub)
             cands.append({"key": (h.article.law_short, h.article.num, h.article.sub), "score": h.score,
                           "law": h.article.law_short, "clauses": cl, "companion": companion, "searched": searched})
-        rows.append({"labels": q.labels, "cands": cands})
+        in_contracts = bool(hits) and hits[0].article.law_id == civil and 463 <= hits[0].article.num <= 988
+        general = {name: _key(general_part_best(retriever, q.question, groups))
+                   for name, groups in general_groups.items()} if in_contracts else {}
+        sentences = [s.strip() for s in _SENTENCE.split(q.question) if len(s.strip()) >= 4]
+        part_best = [_key(got[0].article) for s in sentences if len(sentences) > 1 and (got := retriever.search(s, k=1))]
+        rows.append({"labels": q.labels, "cands": cands, "general": general, "parts": part_best})
     return rows
 
 
@@ -168,11 +199,25 @@ def with_companions(field: str):
     return order_of
 
 
+def inserted(picks_of, at: int):
+    """An order function: the articles `picks_of(row)` gives, not already in the top 5, placed at rank `at`."""
+    def order_of(row) -> list:
+        order = [c["key"] for c in row["cands"]]
+        picks = [k for k in dict.fromkeys(picks_of(row)) if k not in order[:5]]
+        rest = [k for k in order if k not in picks]
+        return rest[: at - 1] + picks + rest[at - 1:]
+    return order_of
+
+
 def probes(article_in: Counter, law_in: Counter) -> dict:
     domain = is_domain_law
     out = {"hybrid": lambda row: [c["key"] for c in row["cands"]],
            "companion (top-2, liability match)": with_companions("companion"),
-           "companion (top-2, penalty search)": with_companions("searched")}
+           "companion (top-2, penalty search)": with_companions("searched"),
+           "parts: each sentence's best at 2": inserted(lambda row: row["parts"], 2)}
+    for part in ("总则", "合同通则"):
+        out[f"general part: {part} best at 5"] = inserted(
+            lambda row, part=part: [row["general"][part]] if part in row["general"] else [], 5)
     for w in (0.25, 0.5, 1.0):
         for name, pool in (("max", max), ("mean", np.mean)):
             out[f"clauses {name} w={w}"] = rescored(
