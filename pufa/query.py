@@ -55,12 +55,11 @@ class Vocabulary:
 
     def expand(self, text: str) -> list[tuple[str, tuple[str, ...]]]:
         """(trigger, legal terms) for every rule that fires on `text`."""
-        out = []
-        for rule in self.rules:
-            trigger = rule.fires(text)
-            if trigger:
-                out.append((trigger, rule.legal))
-        return out
+        return [(trigger, rule.legal) for trigger, rule in self.fired(text)]
+
+    def fired(self, text: str) -> list[tuple[str, Rule]]:
+        """(trigger, rule) for every rule that fires on `text`."""
+        return [(trigger, rule) for rule in self.rules if (trigger := rule.fires(text))]
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,7 @@ class QueryAnalysis:
     refs: tuple[ArticleRef, ...] = ()
     expansions: tuple[tuple[str, tuple[str, ...]], ...] = ()
     intents: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()  # the domains of the rules that fired
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -140,5 +140,7 @@ def analyse(question: str, law_names: list[str], vocabulary: Vocabulary) -> Quer
             if e <= m.start() and m.start() - e <= 4:
                 law = name
         refs.append(ArticleRef(law, num, sub))
+    fired = vocabulary.fired(q)
     return QueryAnalysis(question=q, laws=tuple(n for _, _, n in found), refs=tuple(dict.fromkeys(refs)),
-                         expansions=tuple(vocabulary.expand(q)), intents=intents_of(q))
+                         expansions=tuple((trigger, rule.legal) for trigger, rule in fired), intents=intents_of(q),
+                         domains=frozenset(rule.domain for _, rule in fired))

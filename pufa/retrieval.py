@@ -48,6 +48,10 @@ class RetrievalParams:
     normalise: str = "z"
     w_lexical: float = 1.0  # weight of the normalised lexical score
     w_lexical_expanded: float = 1.0  # added to w_lexical when expansions fire (measured with z: env_dev R@10 0.77 → 0.81)
+    # the same when only rules of the general domain fire: their terms are broader than the bureau's, and lexical
+    # evidence less decisive (with the 216 general rules of 2026-11-29, STARD dev: 1.0 → R@5 0.577, R@10 0.681,
+    # MRR 0.546; 0.25 → 0.584 / 0.678 / 0.551; 0.0 → 0.586 / 0.675 / 0.552; env sets within one label)
+    w_lexical_general: float = 0.25
     w_dense: float = 2.0  # weight of the normalised dense cosine
     w_rrf: float = 10.0  # weight of a reciprocal-rank-fusion term (k = rrf_k)
     rrf_k: float = 60.0
@@ -281,7 +285,9 @@ class Retriever:
                 dense_n.setdefault(g, lex_n[g])
         # Expansions fire on the bureau's domain vocabulary; then the legal terms make lexical evidence
         # more reliable than the dense leg (a weight relative to it, so only when it takes part).
-        w_lex = p.w_lexical + (p.w_lexical_expanded if analysis.expansions and dense_n else 0.0)
+        w_lex = p.w_lexical
+        if analysis.domains and dense_n:
+            w_lex += p.w_lexical_expanded if analysis.domains - {"general"} else p.w_lexical_general
         scored: list[tuple[float, int]] = []
         cands = [g for g in pool if self._features[p.require][g]] if p.require else pool
         for g in cands:
