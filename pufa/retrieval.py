@@ -283,8 +283,9 @@ class Retriever:
             # (README, "Indexing").
             for g in pool:
                 dense_n.setdefault(g, lex_n[g])
-        # Expansions fire on the bureau's domain vocabulary; then the legal terms make lexical evidence
-        # more reliable than the dense leg (a weight relative to it, so only when it takes part).
+        # When expansions fire, the legal terms make lexical evidence more reliable than the dense leg (a weight
+        # relative to it, so only when it takes part); much more so for the bureau's own (environmental,
+        # administrative) vocabulary than for the general one, whose terms are broader.
         w_lex = p.w_lexical
         if analysis.domains and dense_n:
             w_lex += p.w_lexical_expanded if analysis.domains - {"general"} else p.w_lexical_general
