@@ -1,4 +1,5 @@
-"""The general lay → legal vocabulary: everyday wording reaches the general rules of civil and criminal law."""
+"""The vocabulary sections of 2026-11-29: everyday wording reaches the general rules of civil and criminal law,
+and the administrative-procedure and environmental rules an enterprise asks about."""
 
 from __future__ import annotations
 
@@ -40,6 +41,26 @@ def test_lay_wording_reaches_the_general_rule(retriever, question, article):
     bare = retriever.with_params()
     bare.vocabulary = Vocabulary([])
     assert _rank(bare, question, article) > _rank(retriever, question, article)
+
+
+@pytest.fixture(scope="module")
+def bureau_retriever(tmp_path_factory):
+    laws = tuple(f"中华人民共和国{name}" for name in ("生态环境法典", "行政处罚法", "行政复议法", "行政强制法"))
+    return small_retriever(tmp_path_factory.mktemp("bureau"), laws, batch=128)
+
+
+@pytest.mark.parametrize("question, article, term", [
+    # 禁止不利变更
+    ("对罚款不服，复议会不会罚更多？", ("行政复议法", 63), "不得作出对申请人更为不利的变更决定"),
+    # 危险废物贮存期限
+    ("危废能存多久？", ("生态环境法典", 535), "贮存危险废物不得超过一年"),
+])
+def test_the_bureaus_own_questions_reach_their_article_first(bureau_retriever, question, article, term):
+    assert _top(bureau_retriever, question, k=1) == [article]
+    without = bureau_retriever.with_params()  # the rules that carry the statute's wording taken out
+    without.vocabulary = Vocabulary([rule for rule in bureau_retriever.vocabulary.rules if term not in rule.legal])
+    assert len(without.vocabulary.rules) < len(bureau_retriever.vocabulary.rules)
+    assert _rank(without, question, article) > 1
 
 
 def test_general_rules_weigh_the_lexical_leg_less_than_the_bureaus_own(retriever):
