@@ -45,7 +45,9 @@ def test_articles_without_vectors_yet_are_not_buried_under_the_embedded_ones(tmp
     todo = chunks_to_embed(index.catalog, index.dense)
     index.dense.fill([c for c in todo if (c.law_id, c.num, c.sub) not in lexical][: len(todo) // 2], batch=16)
     partial = [h.article.key for h in retriever.search(QUESTION, k=5)]
-    assert partial[0] == lexical[0] and set(lexical[:3]) <= set(partial)
+    # the lexical top 3 stay the top 3; their order may change, since the hybrid puts the legs on a common
+    # scale (z-scores) and lexical alone does not
+    assert set(partial[:3]) == set(lexical[:3])
 
     index.dense.fill(chunks_to_embed(index.catalog, index.dense), batch=16)
     assert any("dense" in h.legs for h in retriever.search(QUESTION, k=5))
