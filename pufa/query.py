@@ -53,10 +53,6 @@ class Vocabulary:
     def legal_terms(self) -> set[str]:
         return {t for r in self.rules for t in r.legal}
 
-    def expand(self, text: str) -> list[tuple[str, tuple[str, ...]]]:
-        """(trigger, legal terms) for every rule that fires on `text`."""
-        return [(trigger, rule.legal) for trigger, rule in self.fired(text)]
-
     def fired(self, text: str) -> list[tuple[str, Rule]]:
         """(trigger, rule) for every rule that fires on `text`."""
         return [(trigger, rule) for rule in self.rules if (trigger := rule.fires(text))]

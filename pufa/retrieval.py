@@ -396,6 +396,7 @@ class Retriever:
         top_score = scored[0][0] if scored else 1.0
         hits: list[Hit] = []
         seen_texts: set[tuple[str, str]] = set()
+        terms = self.query_terms(analysis)  # tokenising the question once, not once a hit
         for key in order:
             a = articles.get(key)
             if a is None:
@@ -412,16 +413,16 @@ class Retriever:
                 else:
                     legs["exact"] = exact_keys.index(key) + 1
                 score = top_score + 1.0 - 0.01 * (exact_keys.index(key) + 1)
-            hits.append(Hit(a, score, legs, self._matched(analysis, a)))
+            hits.append(Hit(a, score, legs, _matched(terms, a)))
             if len(hits) >= depth:
                 break
         if self.params.companion and hits:
-            hits = self._with_penalties(analysis, hits)
+            hits = self._with_penalties(terms, hits)
         if self.reranker is not None and hits:
             hits = self.reranker(analysis.question, hits)
         return hits[:k]
 
-    def _with_penalties(self, analysis: QueryAnalysis, hits: list[Hit]) -> list[Hit]:
+    def _with_penalties(self, terms: dict[str, float], hits: list[Hit]) -> list[Hit]:
         """After each of the first `companion` hits that states a duty, the liability article that punishes it,
         unless it is already in the top 5: the same law's 法律责任 unit closest to one of the duty's paragraphs
         (pufa.liability, as the handouts pair them). A question about a duty is usually also about what
@@ -439,12 +440,8 @@ class Retriever:
                 continue
             out = [h for h in out if h.article.key != penalty.key]
             at = next(i for i, h in enumerate(out) if h.article.key == article.key) + 1
-            out.insert(at, Hit(penalty, hit.score, {"penalty": 1}, self._matched(analysis, penalty)))
+            out.insert(at, Hit(penalty, hit.score, {"penalty": 1}, _matched(terms, penalty)))
         return out[: len(hits)]  # as many candidates as before: a reranker scores `depth` of them, not one more
-
-    def _matched(self, analysis: QueryAnalysis, article: Article) -> tuple[str, ...]:
-        terms = self.query_terms(analysis)
-        return tuple(t for t in terms if len(t) >= 2 and t in article.text)
 
     def similarity(self, question: str, hits: list[Hit]) -> float | None:
         """Best cosine between the question and the given hits' chunks.
@@ -473,6 +470,11 @@ _REF_SPAN = re.compile(r"第?\s*[零〇一二两三四五六七八九十百千�
 _SCOPE_ONLY = re.compile(r"^[^。；]{0,40}(?:适用本(?:节|章|编|分编)规定予以(?:行政)?处罚|不适用本(?:节|章|编|分编))。$")
 _DEADLINE = re.compile(r"[〇零一二三四五六七八九十百\d]+(?:日|天|个月|年)(?:内|以内|之内|起|前)|期限|时效|期间")
 _PENALTY = re.compile(r"罚款|处罚|拘留|吊销|责令停业|责令关闭|没收")
+
+
+def _matched(terms: dict[str, float], article: Article) -> tuple[str, ...]:
+    """The question's (and its expansions') terms of two or more characters that occur in the article."""
+    return tuple(t for t in terms if len(t) >= 2 and t in article.text)
 
 
 def _article_features(rows: list[tuple[str, int, int, str, str]], position: dict[ArticleKey, int]
