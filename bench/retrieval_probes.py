@@ -88,6 +88,16 @@ def citation_counts(retriever: Retriever) -> tuple[Counter, Counter]:
     return article_in, law_in
 
 
+# The 编 and 分编 of the 民法典 by first article (the database's chapter paths lack this level).
+CIVIL_CODE_PARTS = ((1, "总则"), (205, "物权"), (463, "合同·通则"), (595, "合同·典型合同与准合同"), (989, "人格权"),
+                    (1040, "婚姻家庭"), (1119, "继承"), (1164, "侵权责任"))
+GENERAL_PARTS = ("总则", "合同·通则")
+
+
+def civil_code_part(num: int) -> str:
+    return [name for first, name in CIVIL_CODE_PARTS if num >= first][-1]
+
+
 def _key(article) -> tuple:
     return (article.law_short, article.num, article.sub)
 
@@ -108,8 +118,8 @@ def collect(retriever: Retriever, questions, liability: LiabilityIndex) -> list[
     emb = retriever.dense.embedder
     civil = retriever.catalog.resolve_law("民法典").law_id
     keys = retriever._table.keys
-    general_groups = {name: [g for g, k in enumerate(keys) if k[0] == civil and first <= k[1] < end]
-                      for name, first, end in (("总则", 1, 205), ("合同通则", 463, 595))}
+    general_groups = {part: [g for g, k in enumerate(keys) if k[0] == civil and civil_code_part(k[1]) == part]
+                      for part in GENERAL_PARTS}
     penalty_finder = retriever.with_params(legs=("lexical",), intent_boost=0.0, counterparts=0, require="penalty",
                                            law_prior=0.0)
     table = retriever._table
@@ -131,24 +141,21 @@ def collect(retriever: Retriever, questions, liability: LiabilityIndex) -> list[
                 found = [m for p in h.article.text.split("\n") if p.strip() and (m := liability.match(h.article, p))]
                 if found:
                     unit = max(found, key=lambda m: m[1])[0].article
-                    companion = (unit.law_short, unit.num, unit.sub)
+                    companion = _key(unit)
                 got = penalty_finder.search(h.article.text[:300], k=1, law=h.article.law)
                 if got and got[0].article.key != h.article.key:
-                    searched = (got[0].article.law_short, got[0].article.num, got[0].article.sub)
-            cands.append({"key": (h.article.law_short, h.article.num, h.article.sub), "score": h.score,
+                    searched = _key(got[0].article)
+            cands.append({"key": _key(h.article), "score": h.score,
                           "law": h.article.law_short, "clauses": cl, "companion": companion, "searched": searched})
-        in_contracts = bool(hits) and hits[0].article.law_id == civil and 463 <= hits[0].article.num <= 988
+        top = hits[0].article if hits else None
+        in_contracts = top is not None and top.law_id == civil and civil_code_part(top.num).startswith("合同")
         general = {name: _key(general_part_best(retriever, q.question, groups))
                    for name, groups in general_groups.items()} if in_contracts else {}
         sentences = [s.strip() for s in _SENTENCE.split(q.question) if len(s.strip()) >= 4]
-        part_best = [_key(got[0].article) for s in sentences if len(sentences) > 1 and (got := retriever.search(s, k=1))]
+        part_best = [_key(got[0].article) for s in sentences
+                     if len(sentences) > 1 and (got := retriever.search(s, k=1))]
         rows.append({"labels": q.labels, "cands": cands, "general": general, "parts": part_best})
     return rows
-
-
-# The 编 and 分编 of the 民法典 by first article (the database's chapter paths lack this level).
-CIVIL_CODE_PARTS = ((1, "总则"), (205, "物权"), (463, "合同·通则"), (595, "合同·典型合同与准合同"), (989, "人格权"),
-                    (1040, "婚姻家庭"), (1119, "继承"), (1164, "侵权责任"))
 
 
 def civil_code_depth(rows: list[dict], hybrid: list[list]) -> dict:
@@ -159,8 +166,7 @@ def civil_code_depth(rows: list[dict], hybrid: list[list]) -> dict:
         for key in row["labels"]:
             if key[0] != "民法典":
                 continue
-            part = [name for first, name in CIVIL_CODE_PARTS if key[1] >= first][-1]
-            ranks.setdefault(part, []).append(order.index(key) + 1 if key in order else 10**6)
+            ranks.setdefault(civil_code_part(key[1]), []).append(order.index(key) + 1 if key in order else 10**6)
     return {part: {"labels": len(r), **{f"in top {k}": round(sum(x <= k for x in r) / len(r), 3) for k in (10, 30, 100)}}
             for part, r in ranks.items()}
 
@@ -215,7 +221,7 @@ def probes(article_in: Counter, law_in: Counter) -> dict:
            "companion (top-2, liability match)": with_companions("companion"),
            "companion (top-2, penalty search)": with_companions("searched"),
            "parts: each sentence's best at 2": inserted(lambda row: row["parts"], 2)}
-    for part in ("总则", "合同通则"):
+    for part in GENERAL_PARTS:
         out[f"general part: {part} best at 5"] = inserted(
             lambda row, part=part: [row["general"][part]] if part in row["general"] else [], 5)
     for w in (0.25, 0.5, 1.0):
