@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_map.register(sub, common)
     commands_ask.register(sub, common)
     __import__("pufa.commands_handout").commands_handout.register(sub, common)
+    __import__("pufa.commands_adapter").commands_adapter.register(sub, common)
     return p
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .adapter import QueryAdapter, adapter_for
 from .catalog import Catalog
 from .dense import DenseIndex
 from .errors import IndexMismatchError, NotFoundError
@@ -81,6 +82,7 @@ class RetrievalParams:
     companion: int = 1
     require: str = ""  # only articles with this feature ("penalty"/"deadline"); used to map liability articles
     legs: tuple[str, ...] = ("exact", "lexical", "dense")
+    adapt: bool = True  # move the question's vector with the query adapter, when there is one (pufa/adapter.py)
 
 
 class _ArticleTable:
@@ -111,8 +113,9 @@ class _ArticleTable:
 class Retriever:
     def __init__(self, catalog: Catalog, lexical: LexicalIndex, dense: DenseIndex | None,
                  vocabulary: Vocabulary | None = None, params: RetrievalParams | None = None,
-                 reranker: Callable[[str, list[Hit]], list[Hit]] | None = None):
+                 reranker: Callable[[str, list[Hit]], list[Hit]] | None = None, adapter: QueryAdapter | None = None):
         self.catalog = catalog
+        self.adapter = adapter
         self.lexical = lexical
         self.dense = dense
         self.vocabulary = vocabulary or Vocabulary.load()
@@ -151,7 +154,8 @@ class Retriever:
             from .rerank import CrossEncoderReranker
 
             reranker = CrossEncoderReranker(settings.reranker)
-        return cls(index.catalog, index.lexical, index.dense, params=params, reranker=reranker)
+        adapter = adapter_for(settings.adapter, index.dense.embedder.name) if index.dense is not None else None
+        return cls(index.catalog, index.lexical, index.dense, params=params, reranker=reranker, adapter=adapter)
 
     def with_params(self, **changes) -> Retriever:
         clone = object.__new__(Retriever)
@@ -262,7 +266,7 @@ class Retriever:
             lex_rank = {g: r for r, g in enumerate(sorted(named_groups, key=lambda g: -lex[g])[: p.depth], 1)}
         cos: dict[int, float] = {}
         dense_rank: dict[int, int] = {}
-        vec = self.dense.embedder.embed_query(analysis.question) if "dense" in p.legs and self.dense is not None else None
+        vec = self._query_vector(question, analysis) if "dense" in p.legs and self.dense is not None else None
         if vec is not None:
             cos, order = self._dense_leg(vec, list(lex_rank), p.depth)
             if law:
@@ -323,6 +327,12 @@ class Retriever:
             scored = self._follow_referral(vec, scored, lex)
         return self._hits(analysis, exact_keys, scored, lex_rank, dense_rank, k)
 
+    def _query_vector(self, question: str, analysis: QueryAnalysis) -> np.ndarray:
+        vec = self.dense.embedder.embed_query(analysis.question)
+        if self.adapter is not None and self.params.adapt:
+            vec = self.adapter.apply(question, vec)
+        return vec
+
     def _follow_referral(self, vec: np.ndarray | None, scored: list[tuple[float, int]], lex: np.ndarray
                          ) -> list[tuple[float, int]]:
         """"本章没有规定的，适用保管合同的有关规定": when the best hits sit in such a chapter, the referral article and the
@@ -365,7 +375,9 @@ class Retriever:
         g = self._table.index.get(article.key)
         # the counterpart of a liability article is a liability article
         require = "penalty" if g is not None and self._features["penalty"][g] else ""
-        finder = self.with_params(legs=("lexical", "dense"), intent_boost=0.0, counterparts=0, require=require)
+        # an article's text is not a lay question: the adapter, learned on questions, stays out of it
+        finder = self.with_params(legs=("lexical", "dense"), intent_boost=0.0, counterparts=0, require=require,
+                                  adapt=False)
         # An article listing several violations (（一）（二）…) usually maps to several articles in force:
         # look each item up on its own, with the lead sentence for context.
         lines = [ln for ln in article.text.split("\n") if ln.strip()]

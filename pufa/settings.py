@@ -40,6 +40,7 @@ class Settings:
     dense_store: str = "embedded"
     chunk_max_chars: int = 600
     reranker: str = ""  # "" = off; else a CrossEncoder local path or hub name
+    adapter: str = "auto"  # query adapter (pufa/adapter.py): "auto" = the packaged one for the embedder, "off", or a path
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: str = field(default="", repr=False)

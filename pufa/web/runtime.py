@@ -237,6 +237,7 @@ class Runtime:
                 self.error = f"索引建立失败：{e}"
 
     def _open(self) -> None:
+        from ..adapter import adapter_for
         from ..indexer import open_index
         from ..retrieval import Retriever
 
@@ -246,7 +247,8 @@ class Runtime:
             from ..rerank import CrossEncoderReranker
 
             reranker = CrossEncoderReranker(self.settings.reranker)
-        retriever = Retriever(index.catalog, index.lexical, index.dense, reranker=reranker)
+        adapter = adapter_for(self.settings.adapter, index.dense.embedder.name) if index.dense is not None else None
+        retriever = Retriever(index.catalog, index.lexical, index.dense, reranker=reranker, adapter=adapter)
         assistant = self._wrap(self._factory(retriever, index.catalog, self.settings), index)
         with self._lock:
             self._services = Services(index.catalog, retriever, assistant, index.manifest, index.dense,

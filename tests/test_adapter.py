@@ -1,0 +1,108 @@
+"""The query adapter: it learns how questions sit apart from the articles that answer them, it never
+measures a training question with weights that saw it, and it is trained and loaded from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pufa import cli
+from pufa.adapter import QueryAdapter, TrainParams, adapter_for, fingerprint, train
+from pufa.errors import ConfigError
+from pufa.retrieval import Retriever
+
+DIM, ARTICLES = 32, 300
+
+
+def _geometry(seed: int = 0):
+    """Articles as random unit vectors; questions are their article plus a shared offset and noise, the way
+    lay questions all sit in one corner of the space, away from the legal text that answers them."""
+    rng = np.random.default_rng(seed)
+    arts = rng.normal(size=(ARTICLES, DIM))
+    arts /= np.linalg.norm(arts, axis=1, keepdims=True)
+    offset = rng.normal(size=DIM)
+    offset *= 1.6 / np.linalg.norm(offset)
+
+    def question(i: int) -> np.ndarray:
+        v = arts[i] + offset + rng.normal(scale=0.15, size=DIM)
+        return (v / np.linalg.norm(v)).astype(np.float32)
+    return arts.astype(np.float32), question
+
+
+def _recall_at_1(vecs: list[np.ndarray], targets: list[int], arts: np.ndarray) -> float:
+    return float(np.mean([int(np.argmax(arts @ v) == t) for v, t in zip(vecs, targets)]))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    arts, question = _geometry()
+    train_ids = list(range(0, ARTICLES, 2))  # questions about every other article
+    rows = [(f"问题{i}：这条规定怎么适用", question(i), [i]) for i in train_ids]
+    adapter = train(arts, np.arange(ARTICLES), rows, "test-embedder", TrainParams(rank=4, steps=120, folds=3))
+    return arts, question, rows, adapter
+
+
+def test_adapter_brings_unseen_questions_to_their_article(trained):
+    arts, question, _, adapter = trained
+    unseen = list(range(1, ARTICLES, 2))  # articles no training question was about
+    raw = [question(i) for i in unseen]
+    adapted = [adapter.apply(f"新问题{i}", v) for i, v in zip(unseen, raw)]
+    before, after = _recall_at_1(raw, unseen, arts), _recall_at_1(adapted, unseen, arts)
+    assert before < 0.5 and after > before + 0.3, (before, after)
+
+
+def test_training_questions_are_embedded_by_the_fold_that_never_saw_them(trained):
+    _, _, rows, adapter = trained
+    folds = [adapter.which(text) for text, _, _ in rows]
+    assert set(folds) == {0, 1, 2}  # every question has a fold, none gets the full adapter
+    assert adapter.which("  问题0：这条规定怎么适用 ") == folds[0]  # whitespace does not change the fingerprint
+    assert adapter.which("从没见过的问题") == adapter.folds
+    text, vec, _ = rows[0]
+    assert not np.allclose(adapter.apply(text, vec), adapter.apply(text + "？", vec))  # fold vs full weights
+    assert fingerprint(text) in adapter.trained_on and text not in json.dumps(adapter.meta, ensure_ascii=False)
+
+
+def test_saved_adapter_loads_and_answers_the_same(trained, tmp_path):
+    arts, question, rows, adapter = trained
+    path = tmp_path / "a.npz"
+    adapter.save(path)
+    again = QueryAdapter.load(path)
+    assert again.embedder == "test-embedder" and again.trained_on == adapter.trained_on
+    v = question(7)
+    assert np.allclose(again.apply("x", v), adapter.apply("x", v), atol=2e-3)
+    assert adapter_for(str(path), "test-embedder") is not None
+    assert adapter_for(str(path), "another-embedder") is None  # trained for another embedder: not used
+    assert adapter_for("off", "test-embedder") is None
+    with pytest.raises(ConfigError, match="python -m pufa adapter"):
+        adapter_for(str(tmp_path / "missing.npz"), "test-embedder")
+    (tmp_path / "broken.npz").write_bytes(b"not a numpy archive")
+    with pytest.raises(ConfigError, match="PUFA_ADAPTER=off"):
+        adapter_for(str(tmp_path / "broken.npz"), "test-embedder")
+
+
+def _question_set(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_adapter_command_trains_one_the_retriever_uses(mini_index, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PUFA_EMBEDDER", "hash")
+    asks = [("工厂没有排污许可证就排放污水", "生态环境法典", 80), ("未批先建要罚多少钱", "生态环境法典", 136),
+            ("行政处罚的听证要提前几天通知", "行政处罚法", 64), ("对罚款不服多少天内申请复议", "行政复议法", 20),
+            ("大气污染防治法第九十九条", "大气污染防治法", 99), ("商标注册申请要交什么材料", "商标法", 22)]
+    qset = _question_set(tmp_path / "mine.jsonl", [
+        {"id": str(i), "question": q, "articles": [{"law": law, "article_num": n}]} for i, (q, law, n) in enumerate(asks)])
+    out = tmp_path / "adapter.npz"
+    args = ["adapter", "--index-dir", str(mini_index.index_dir), "--set", str(qset), "--out", str(out),
+            "--steps", "10", "--folds", "2"]
+    assert cli.main(args) == 0
+    assert "6 questions" in capsys.readouterr().out
+    retriever = Retriever.from_settings(mini_index.with_(adapter=str(out)))
+    assert retriever.adapter is not None and retriever.adapter.which(asks[0][0]) < 2
+    assert retriever.search("企业无证排污怎么处罚", k=5)
+
+    held_out = _question_set(tmp_path / "env_test2.jsonl", [])
+    assert cli.main(["adapter", "--index-dir", str(mini_index.index_dir), "--set", str(held_out)]) == 2
+    assert "held-out" in capsys.readouterr().err
