@@ -43,6 +43,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     dense_done, dense_total = (retriever.dense.count() if retriever.dense else 0), retriever.catalog.counts()["chunks"]
     doc = main | {"systems": {r.name: r.summary(args.k) for r in results},
                   "dense_coverage": round(min(dense_done / max(dense_total, 1), 1.0), 4)}
+    adapter = _adapter_use(retriever, questions)
+    if adapter:
+        doc["adapter"] = adapter
     if len(results) > 1:
         doc["versus"] = {f"{results[0].name} - {r.name}": results[0].versus(r) for r in results[1:]}
     if args.compare:
@@ -51,11 +54,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = write_report(results, set_name, REPO_ROOT / "eval" / "reports", args.k,
                               {"questions": str(args.set), "index": str(settings.index_dir),
                                "dense coverage": f"{dense_done}/{dense_total} chunks",
-                               "params": json.dumps(retriever.params.__dict__, ensure_ascii=False)})
+                               "params": json.dumps(retriever.params.__dict__, ensure_ascii=False)}
+                              | ({"query adapter": adapter["note"]} if adapter else {}))
         log.info("wrote %s and %s", run, report)
     if args.json:
         sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
     else:
+        if adapter:
+            print(f"query adapter: {adapter['note']}")
         for name, s in doc["systems"].items():
             print(f"{name:20s} n={s['n']} R@1={s['recall@1']:.3f} R@5={s['recall@5']:.3f} R@10={s['recall@10']:.3f} "
                   f"MRR@10={s['mrr@10']:.3f} nDCG@10={s['ndcg@10']:.3f} miss@10={s['miss@10']:.3f} "
@@ -65,6 +71,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"{pair}: " + "  ".join(f"{m} {d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}] "
                                           f"p(not better)={d['p_not_better']:.3f}" for m, d in diffs.items()))
     return 0
+
+
+def _adapter_use(retriever, questions: list) -> dict | None:
+    """How the query adapter met this set: questions it was trained on are embedded out-of-fold."""
+    adapter = retriever.adapter
+    if adapter is None or not retriever.params.adapt:
+        return None
+    seen = sum(adapter.which(q.question) < adapter.folds for q in questions)
+    note = (f"{seen} of {len(questions)} questions were in its training data and were embedded by the fold adapter "
+            f"that did not see them ({adapter.folds}-fold, out-of-fold figures); "
+            f"the other {len(questions) - seen} by the full adapter") if seen else \
+        f"none of the {len(questions)} questions were in its training data (held out)"
+    return {"trained_on": seen, "questions": len(questions), "folds": adapter.folds,
+            "sources": adapter.meta.get("sources", []), "note": note}
 
 
 def _eval_answers(args: argparse.Namespace, settings: Settings, questions: list, set_name: str) -> int:

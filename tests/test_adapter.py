@@ -103,6 +103,12 @@ def test_adapter_command_trains_one_the_retriever_uses(mini_index, tmp_path, mon
     assert retriever.adapter is not None and retriever.adapter.which(asks[0][0]) < 2
     assert retriever.search("企业无证排污怎么处罚", k=5)
 
+    # an evaluation on the training questions says its figures are out-of-fold
+    monkeypatch.setenv("PUFA_ADAPTER", str(out))
+    assert cli.main(["eval", "--index-dir", str(mini_index.index_dir), "--set", str(qset), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)["adapter"]
+    assert said["trained_on"] == 6 and "out-of-fold" in said["note"]
+
     held_out = _question_set(tmp_path / "env_test2.jsonl", [])
     assert cli.main(["adapter", "--index-dir", str(mini_index.index_dir), "--set", str(held_out)]) == 2
     assert "held-out" in capsys.readouterr().err
