@@ -83,19 +83,32 @@ class QueryAdapter:
                                 meta=np.asarray(json.dumps(self.meta | {"embedder": self.embedder}, ensure_ascii=False)))
 
     @classmethod
-    def load(cls, path: Path) -> QueryAdapter:
+    def load(cls, path: Path, dim: int | None = None) -> QueryAdapter:
+        """Read and check a saved adapter (for an embedder of `dim` dimensions, if given)."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
-                return cls(meta["embedder"], z["a"].astype(np.float32), z["b"].astype(np.float32),
-                           dict(zip((str(p) for p in z["prints"]), (int(f) for f in z["folds_of"]))), meta)
-        except (OSError, KeyError, ValueError) as e:
-            raise ConfigError(f"The query adapter {path} cannot be read ({e}); rebuild it with "
+                adapter = cls(str(meta["embedder"]), z["a"].astype(np.float32), z["b"].astype(np.float32),
+                              dict(zip((str(p) for p in z["prints"]), (int(f) for f in z["folds_of"]))), meta)
+        except Exception as e:  # a truncated zip, an empty file, a foreign archive: all the same to the user
+            raise ConfigError(f"The query adapter {path} cannot be read ({type(e).__name__}: {e}); rebuild it with "
                               "`python -m pufa adapter` or set PUFA_ADAPTER=off") from e
+        a, b = adapter.a, adapter.b
+        shapes_agree = (a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0] >= 2 and a.shape[2] == b.shape[1]
+                        and a.shape[1] == b.shape[2] and (dim is None or a.shape[1] == dim))
+        if not shapes_agree or any(not 0 <= f < adapter.folds for f in adapter.trained_on.values()):
+            raise ConfigError(f"The query adapter {path} does not fit (matrices {a.shape} and {b.shape}"
+                              f"{f', embedder of {dim} dimensions' if dim else ''}); rebuild it with "
+                              "`python -m pufa adapter` or set PUFA_ADAPTER=off")
+        return adapter
 
 
-def adapter_for(spec: str, embedder_name: str) -> QueryAdapter | None:
-    """The adapter PUFA_ADAPTER names: "auto" = the packaged one for this embedder (if any), "off", or a path."""
+def adapter_for(spec: str, embedder_name: str, dim: int | None = None) -> QueryAdapter | None:
+    """The adapter PUFA_ADAPTER names: "auto" = the packaged one for this embedder (if any), "off", or a path.
+
+    A named file that is missing or broken is a ConfigError (the operator asked for it); a broken packaged
+    file only costs the adapter, with a warning, so every command still runs.
+    """
     if spec in ("", "off"):
         return None
     path = packaged_path(embedder_name) if spec == "auto" else Path(spec).expanduser()
@@ -103,14 +116,25 @@ def adapter_for(spec: str, embedder_name: str) -> QueryAdapter | None:
         if spec != "auto":
             raise ConfigError(f"PUFA_ADAPTER={spec}: no such file; build one with `python -m pufa adapter --out {spec}`")
         return None
-    adapter = QueryAdapter.load(path)
+    try:
+        adapter = QueryAdapter.load(path, dim)
+    except ConfigError as e:
+        if spec != "auto":
+            raise
+        log.warning("%s Searching without it.", e)
+        return None
     if adapter.embedder != embedder_name:
         log.warning("query adapter %s was trained for %s, not %s; searching without it", path, adapter.embedder,
                     embedder_name)
         return None
-    if adapter.a.shape[1] and adapter.a.shape[1] != adapter.b.shape[2]:
-        raise ConfigError(f"The query adapter {path} is malformed; rebuild it with `python -m pufa adapter`")
     return adapter
+
+
+def retriever_adapter(settings, dense) -> QueryAdapter | None:
+    """The adapter for an opened index's dense leg (None without one)."""
+    if dense is None:
+        return None
+    return adapter_for(settings.adapter, dense.embedder.name, getattr(dense.embedder, "dim", None))
 
 
 @dataclass(frozen=True)

@@ -267,7 +267,7 @@ class Assistant:
         """Refuse, and cite the provision that forbids the act and the one that punishes it."""
         analysis = self.retriever.analyse(resolved)
         hits = self.retriever.search(resolved, k=RETRIEVE_K)
-        hits += self.retriever.search(f"{resolved} {refusal.legal_terms}", k=RETRIEVE_K)
+        hits += self.retriever.search(f"{resolved} {refusal.legal_terms}", k=RETRIEVE_K, asked=resolved)
         # what the question names decides which provision is quoted; the legal words only widen the search
         terms = {t: 0.3 for t in self.retriever.lexical.tokenizer.tokens(refusal.legal_terms)}
         terms.update(self.retriever.query_terms(analysis))

@@ -108,9 +108,13 @@ def _eval_answers(args: argparse.Namespace, settings: Settings, questions: list,
             f.write(json.dumps({"id": r.question.id, "seconds": round(r.seconds, 4)} | r.answer.to_json(),
                                ensure_ascii=False) + "\n")
     log.info("wrote %s", path)
+    adapter = _adapter_use(assistant.retriever, questions)
     if args.json:
-        sys.stdout.write(json.dumps({"set": set_name, "answers": metrics}, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps({"set": set_name, "answers": metrics} | ({"adapter": adapter} if adapter else {}),
+                                    ensure_ascii=False) + "\n")
     else:
+        if adapter:
+            print(f"query adapter: {adapter['note']}")
         print(json.dumps(metrics, ensure_ascii=False, indent=2))
     return 0
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .adapter import QueryAdapter, adapter_for
+from .adapter import QueryAdapter, retriever_adapter
 from .catalog import Catalog
 from .dense import DenseIndex
 from .errors import IndexMismatchError, NotFoundError
@@ -162,7 +162,7 @@ class Retriever:
             from .rerank import CrossEncoderReranker
 
             reranker = CrossEncoderReranker(settings.reranker)
-        adapter = adapter_for(settings.adapter, index.dense.embedder.name) if index.dense is not None else None
+        adapter = retriever_adapter(settings, index.dense)
         return cls(index.catalog, index.lexical, index.dense, params=params, reranker=reranker, adapter=adapter)
 
     def with_params(self, **changes) -> Retriever:
@@ -253,7 +253,9 @@ class Retriever:
                 out[g] = max(sims)
         return out
 
-    def search(self, question: str, k: int = 10, law: str | None = None) -> list[Hit]:
+    def search(self, question: str, k: int = 10, law: str | None = None, asked: str | None = None) -> list[Hit]:
+        """The best `k` articles for a question. `asked`: the user's own words when `question` is a rewrite of
+        them (the query adapter recognises the questions it was trained on by their text)."""
         p = self.params
         self._refresh_statuses()
         analysis = self.analyse(question)
@@ -274,7 +276,7 @@ class Retriever:
             lex_rank = {g: r for r, g in enumerate(sorted(named_groups, key=lambda g: -lex[g])[: p.depth], 1)}
         cos: dict[int, float] = {}
         dense_rank: dict[int, int] = {}
-        vec = self._query_vector(question, analysis) if "dense" in p.legs and self.dense is not None else None
+        vec = self._query_vector(asked or question, analysis) if "dense" in p.legs and self.dense is not None else None
         if vec is not None:
             cos, order = self._dense_leg(vec, list(lex_rank), p.depth)
             if law:
@@ -339,10 +341,10 @@ class Retriever:
             scored = self._follow_referral(vec, scored, lex)
         return self._hits(analysis, exact_keys, scored, lex_rank, dense_rank, k)
 
-    def _query_vector(self, question: str, analysis: QueryAnalysis) -> np.ndarray:
+    def _query_vector(self, asked: str, analysis: QueryAnalysis) -> np.ndarray:
         vec = self.dense.embedder.embed_query(analysis.question)
         if self.adapter is not None and self.params.adapt:
-            vec = self.adapter.apply(question, vec)
+            vec = self.adapter.apply(asked, vec)
         return vec
 
     def _follow_referral(self, vec: np.ndarray | None, scored: list[tuple[float, int]], lex: np.ndarray

@@ -64,6 +64,46 @@ def test_training_questions_are_embedded_by_the_fold_that_never_saw_them(trained
     assert fingerprint(text) in adapter.trained_on and text not in json.dumps(adapter.meta, ensure_ascii=False)
 
 
+def test_no_fold_adapter_is_trained_on_the_questions_it_will_embed(monkeypatch):
+    import pufa.adapter as module
+
+    arts, question = _geometry(1)
+    rows = [(f"问{i}", question(i), [i]) for i in range(40)]
+    seen: list[set[bytes]] = []
+    fit = module._fit
+
+    def spy(q, positive, chunks, dim, p, torch):
+        seen.append({row.numpy().tobytes() for row in q})
+        return fit(q, positive, chunks, dim, p, torch)
+    monkeypatch.setattr(module, "_fit", spy)
+    adapter = train(arts, np.arange(ARTICLES), rows, "e", TrainParams(rank=2, steps=2, folds=4))
+    assert len(seen) == 5 and len(seen[-1]) == 40  # four folds, then the full adapter on every question
+    for text, vec, _ in rows:
+        fold = adapter.which(text)
+        assert vec.tobytes() not in seen[fold]  # the adapter that embeds it never saw it
+        assert all(vec.tobytes() in seen[f] for f in range(4) if f != fold)
+
+
+def test_search_moves_the_question_with_the_adapter_of_the_words_asked(mini_index, monkeypatch):
+    from pufa.indexer import open_index
+
+    index = open_index(mini_index)
+    dim = index.dense.embedder.dim
+    rng = np.random.default_rng(0)
+    adapter = QueryAdapter(index.dense.embedder.name, rng.normal(size=(3, dim, 2)).astype(np.float32),
+                           rng.normal(size=(3, 2, dim)).astype(np.float32), {fingerprint("未批先建怎么罚"): 1}, {})
+    asked: list[str] = []
+    apply = adapter.apply
+    monkeypatch.setattr(adapter, "apply", lambda text, vec: asked.append(text) or apply(text, vec))
+    plain = Retriever(index.catalog, index.lexical, index.dense)
+    moved = Retriever(index.catalog, index.lexical, index.dense, adapter=adapter)
+    question = "企业未批先建怎么罚"
+    assert [h.article.key for h in moved.search(question)] != [h.article.key for h in plain.search(question)]
+    moved.search(f"{question} 未依法报批 擅自开工建设", asked="未批先建怎么罚")
+    assert asked == [question, "未批先建怎么罚"]
+    assert moved.with_params(adapt=False).search(question) and len(asked) == 2  # off: not consulted
+
+
 def test_saved_adapter_loads_and_answers_the_same(trained, tmp_path):
     arts, question, rows, adapter = trained
     path = tmp_path / "a.npz"
@@ -78,8 +118,22 @@ def test_saved_adapter_loads_and_answers_the_same(trained, tmp_path):
     with pytest.raises(ConfigError, match="python -m pufa adapter"):
         adapter_for(str(tmp_path / "missing.npz"), "test-embedder")
     (tmp_path / "broken.npz").write_bytes(b"not a numpy archive")
-    with pytest.raises(ConfigError, match="PUFA_ADAPTER=off"):
-        adapter_for(str(tmp_path / "broken.npz"), "test-embedder")
+    (tmp_path / "truncated.npz").write_bytes(path.read_bytes()[:2000])
+    for broken in ("broken.npz", "truncated.npz"):
+        with pytest.raises(ConfigError, match="PUFA_ADAPTER=off"):
+            adapter_for(str(tmp_path / broken), "test-embedder")
+    with pytest.raises(ConfigError, match="does not fit"):  # a file for vectors of another size
+        adapter_for(str(path), "test-embedder", dim=DIM * 2)
+
+
+def test_a_broken_packaged_adapter_costs_only_the_adapter(tmp_path, monkeypatch, caplog):
+    import pufa.adapter as module
+
+    monkeypatch.setattr(module, "PACKAGED", tmp_path)
+    (tmp_path / "some-embedder.npz").write_bytes(b"PK\x03\x04 cut short")
+    assert adapter_for("auto", "some-embedder") is None
+    assert "cannot be read" in caplog.text and "Searching without it" in caplog.text
+    assert adapter_for("auto", "embedder-without-a-file") is None
 
 
 def _question_set(path, rows):
