@@ -139,8 +139,9 @@ def retriever_adapter(settings, dense) -> QueryAdapter | None:
 
 @dataclass(frozen=True)
 class TrainParams:
-    # Chosen by 5-fold cross-validation on STARD dev (dense leg alone, R@10 0.590 before): rank 16 / 100 steps
-    # 0.696, rank 32 / 200 steps 0.705 (twice the time), rank 64 with temperature 0.05 0.660.
+    # Chosen by 5-fold cross-validation on STARD dev, dense leg alone, in a throwaway script before this module
+    # (R@10 0.590 without an adapter): rank 16 / 100 steps 0.696, rank 32 / 200 steps 0.705 (twice the time),
+    # rank 64 with temperature 0.05 0.660. bench/adapter_transfer.py measures the adapter these values give.
     rank: int = 16
     steps: int = 100
     temperature: float = 0.02
@@ -169,10 +170,7 @@ def train(chunk_vectors: np.ndarray, chunk_article: np.ndarray, questions: list[
         keep = [i for i, p in enumerate(prints) if not (p in seen or seen.add(p))]
         usable, prints = [usable[i] for i in keep], [prints[i] for i in keep]
     folds = np.asarray([fold_of(p, params.folds) for p in prints])
-    chunks = torch.from_numpy(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
-    owner = torch.from_numpy(np.asarray(chunk_article, dtype=np.int64))
-    qv = torch.from_numpy(np.stack([v for _, v, _ in usable]).astype(np.float32))
-    positive = torch.stack([torch.isin(owner, torch.tensor(labels)) for _, _, labels in usable])
+    chunks, qv, positive = _tensors(chunk_vectors, chunk_article, usable, torch)
     dim = qv.shape[1]
     a_all, b_all = [], []
     for f in [*range(params.folds), None]:
@@ -185,6 +183,24 @@ def train(chunk_vectors: np.ndarray, chunk_article: np.ndarray, questions: list[
     meta = {"trained": time.strftime("%Y-%m-%d"), "questions": len(usable), "sources": sources or [],
             "params": params.__dict__, "chunks": int(chunks.shape[0])}
     return QueryAdapter(embedder, np.stack(a_all), np.stack(b_all), dict(zip(prints, folds.tolist())), meta)
+
+
+def fit(chunk_vectors: np.ndarray, chunk_article: np.ndarray, questions: list[tuple[str, np.ndarray, list[int]]],
+        params: TrainParams = TrainParams()) -> tuple[np.ndarray, np.ndarray]:
+    """One adapter's (A, B) on all the given questions, without folds: for experiments (bench/adapter_transfer.py),
+    whose figures are then measured on other questions."""
+    import torch
+
+    chunks, qv, positive = _tensors(chunk_vectors, chunk_article, [row for row in questions if row[2]], torch)
+    return _fit(qv, positive, chunks, qv.shape[1], params, torch)
+
+
+def _tensors(chunk_vectors, chunk_article, rows, torch):
+    chunks = torch.from_numpy(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
+    owner = torch.from_numpy(np.asarray(chunk_article, dtype=np.int64))
+    qv = torch.from_numpy(np.stack([v for _, v, _ in rows]).astype(np.float32))
+    positive = torch.stack([torch.isin(owner, torch.tensor(labels)) for _, _, labels in rows])
+    return chunks, qv, positive
 
 
 def _fit(q, positive, chunks, dim: int, p: TrainParams, torch) -> tuple[np.ndarray, np.ndarray]:

@@ -23,8 +23,6 @@ DEFAULT_SETS = (REPO_ROOT.parent / "shared" / "eval-dev" / "stard_dev.jsonl",
 def cmd_adapter(args: argparse.Namespace) -> int:
     from .adapter import TrainParams, packaged_path, train
     from .errors import InputError
-    from .evaluation import load_questions
-    from .records import short_title
     from .retrieval import Retriever
 
     sets = args.set or list(DEFAULT_SETS)
@@ -34,8 +32,32 @@ def cmd_adapter(args: argparse.Namespace) -> int:
     if any(Path(p).stem == "env_test2" for p in sets):
         raise InputError("env_test2 is the held-out set: training on it would leave no honest measure. "
                          "Train on the development sets.")
-    settings = Settings.from_env(index_dir=args.index_dir, adapter="off")
-    retriever = Retriever.from_settings(settings)
+    if args.folds < 2:
+        raise InputError("--folds must be at least 2: the fold adapters are what keeps figures on training "
+                         "questions honest")
+    retriever = Retriever.from_settings(Settings.from_env(index_dir=args.index_dir, adapter="off"))
+    vectors, owner, by_set = training_data(retriever, sets)
+    questions = [row for rows in by_set.values() for row in rows]
+    embedder = retriever.dense.embedder
+    params = TrainParams(rank=args.rank, steps=args.steps, folds=args.folds)
+    started = time.monotonic()
+    adapter = train(vectors, owner, questions, embedder.name, params,
+                    sources=[Path(p).name for p in sets],
+                    progress=lambda f: print(f"  adapter {'full' if f is None else f'fold {f + 1}/{params.folds}'} "
+                                             f"trained ({time.monotonic() - started:.0f} s)", file=sys.stderr))
+    out = args.out or packaged_path(embedder.name)
+    adapter.save(out)
+    print(f"query adapter: {adapter.meta['questions']} questions from {len(sets)} set(s), rank {params.rank}, "
+          f"{params.folds} folds + full, in {time.monotonic() - started:.0f} s -> {out}")
+    return 0
+
+
+def training_data(retriever, sets: list[Path]) -> tuple[np.ndarray, np.ndarray, dict[str, list]]:
+    """The index's chunk vectors, the article of each, and per set its (question, raw vector, article ids) rows."""
+    from .errors import InputError
+    from .evaluation import load_questions
+    from .records import short_title
+
     if retriever.dense is None or retriever.dense.count() == 0:
         raise InputError("The index has no dense vectors; build it first with: python -m pufa index")
     table = retriever._table
@@ -50,25 +72,13 @@ def cmd_adapter(args: argparse.Namespace) -> int:
     if not have.all():
         log.warning("%d of %d chunks have no vector yet; training against the embedded ones", (~have).sum(), len(ids))
     vectors = np.stack([stored[c] for c, h in zip(ids, have) if h])
-    owner = owner[have]
-
     embedder = retriever.dense.embedder
-    questions = []
+    by_set = {}
     for path in sets:
-        for q in load_questions(Path(path)):
-            labels = sorted({g for key in q.labels for g in by_label.get(key, ())})
-            questions.append((q.question, embedder.embed_query(q.question), labels))
-    params = TrainParams(rank=args.rank, steps=args.steps, folds=args.folds)
-    started = time.monotonic()
-    adapter = train(vectors, owner, questions, embedder.name, params,
-                    sources=[Path(p).name for p in sets],
-                    progress=lambda f: print(f"  adapter {'full' if f is None else f'fold {f + 1}/{params.folds}'} "
-                                             f"trained ({time.monotonic() - started:.0f} s)", file=sys.stderr))
-    out = args.out or packaged_path(embedder.name)
-    adapter.save(out)
-    print(f"query adapter: {adapter.meta['questions']} questions from {len(sets)} set(s), rank {params.rank}, "
-          f"{params.folds} folds + full, in {time.monotonic() - started:.0f} s -> {out}")
-    return 0
+        by_set[Path(path).stem] = [
+            (q.question, embedder.embed_query(q.question), sorted({g for key in q.labels for g in by_label.get(key, ())}))
+            for q in load_questions(Path(path))]
+    return vectors, owner[have], by_set
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

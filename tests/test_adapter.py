@@ -163,6 +163,9 @@ def test_adapter_command_trains_one_the_retriever_uses(mini_index, tmp_path, mon
     said = json.loads(capsys.readouterr().out)["adapter"]
     assert said["trained_on"] == 6 and "out-of-fold" in said["note"]
 
+    assert cli.main(args[:-2] + ["--folds", "1"]) == 2  # no folds, no honest figures: refused
+    assert "at least 2" in capsys.readouterr().err
+
     held_out = _question_set(tmp_path / "env_test2.jsonl", [])
     assert cli.main(["adapter", "--index-dir", str(mini_index.index_dir), "--set", str(held_out)]) == 2
     assert "held-out" in capsys.readouterr().err

@@ -1,0 +1,102 @@
+"""What the query adapter learns, on the dense leg alone: does it transfer between kinds of question?
+
+    python bench/adapter_transfer.py [--index-dir index]
+
+On the full index, for STARD dev, env_dev and env_test (the adapter's training sets), the dense leg's
+article ranking (best chunk per article, exact cosine over every chunk) is scored four ways in one process:
+
+- raw:          the embedder's own question vector;
+- stard-only:   an adapter trained on STARD dev alone (measured on the env sets: another kind of question);
+- env-only:     an adapter trained on env_dev + env_test alone (measured on STARD);
+- packaged:     the shipped adapter with its out-of-fold rule (each training question embedded by the fold
+                adapter that never saw it), i.e. trained on both kinds, 5-fold cross-validated.
+
+Results go to bench/results/adapter_transfer.json. Dev sets only; env_test2 (held out) is not read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pufa.adapter import TrainParams, adapter_for, fit  # noqa: E402
+from pufa.commands_adapter import DEFAULT_SETS, training_data  # noqa: E402
+from pufa.retrieval import Retriever  # noqa: E402
+from pufa.settings import Settings, apply_offline_defaults  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "adapter_transfer.json"
+
+
+def scores(vectors: np.ndarray, owner: np.ndarray, articles: int, q: np.ndarray) -> np.ndarray:
+    """Best-chunk cosine of every article for each question (questions x articles)."""
+    out = np.full((len(q), articles), -np.inf, dtype=np.float32)
+    sims = q @ vectors.T
+    for i in range(len(q)):
+        np.maximum.at(out[i], owner, sims[i])
+    return out
+
+
+def metrics(article_scores: np.ndarray, labels: list[list[int]], k: int = 10) -> dict:
+    r5 = r10 = mrr = 0.0
+    n = 0
+    for row, wanted in zip(article_scores, labels):
+        if not wanted:
+            continue
+        n += 1
+        top = list(np.argsort(-row)[:k])
+        want = set(wanted)
+        r5 += len(want & set(top[:5])) / len(want)
+        r10 += len(want & set(top)) / len(want)
+        mrr += next((1 / (i + 1) for i, g in enumerate(top) if g in want), 0.0)
+    return {"n": n, "recall@5": round(r5 / n, 3), "recall@10": round(r10 / n, 3), "mrr@10": round(mrr / n, 3)}
+
+
+def adapted(q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    v = q + (q @ a) @ b
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def main() -> int:
+    apply_offline_defaults()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--index-dir", type=Path)
+    args = ap.parse_args()
+    started = time.monotonic()
+    settings = Settings.from_env(index_dir=args.index_dir, adapter="off")
+    retriever = Retriever.from_settings(settings)
+    vectors, owner, by_set = training_data(retriever, list(DEFAULT_SETS))
+    articles = len(retriever._table.keys)
+    packaged = adapter_for("auto", retriever.dense.embedder.name, retriever.dense.embedder.dim)
+    if packaged is None:
+        raise SystemExit("no packaged adapter for this embedder: train one with python -m pufa adapter")
+    env_rows = by_set["env_dev"] + by_set["env_test"]
+    trained = {"stard-only": fit(vectors, owner, by_set["stard_dev"], TrainParams()),
+               "env-only": fit(vectors, owner, env_rows, TrainParams())}
+    doc: dict = {"sets": {}, "params": TrainParams().__dict__}
+    for name, rows in by_set.items():
+        q = np.stack([v for _, v, _ in rows]).astype(np.float32)
+        labels = [lab for _, _, lab in rows]
+        result = {"raw": metrics(scores(vectors, owner, articles, q), labels)}
+        other = "env-only" if name == "stard_dev" else "stard-only"
+        result[f"{other} (other kind)"] = metrics(scores(vectors, owner, articles, adapted(q, *trained[other])), labels)
+        oof = np.stack([packaged.apply(text, v) for text, v, _ in rows])
+        result["packaged, out-of-fold"] = metrics(scores(vectors, owner, articles, oof), labels)
+        doc["sets"][name] = result
+        for system, m in result.items():
+            print(f"{name:10s} {system:28s} R@5 {m['recall@5']:.3f}  R@10 {m['recall@10']:.3f}  MRR {m['mrr@10']:.3f}"
+                  f"  (n={m['n']})")
+    doc["seconds"] = round(time.monotonic() - started, 1)
+    RESULTS.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"{doc['seconds']} s -> {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
