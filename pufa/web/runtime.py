@@ -258,7 +258,8 @@ class Runtime:
             self._services = Services(index.catalog, retriever, assistant, index.manifest, index.dense,
                                       index.directory)
             self.state = "ok"
-        log.info("serving index %s (%s)", index.directory.name, index.manifest.counts)
+        log.info("serving index %s (%s)%s", index.directory.name, index.manifest.counts,
+                 f"; query adapter for {adapter.embedder} ({adapter.meta.get('questions')} questions)" if adapter else "")
 
     def _wrap(self, assistant: AssistantLike, index) -> AssistantLike:
         from ..curated import term_weight
