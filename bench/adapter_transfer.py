@@ -26,8 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pufa.adapter import TrainParams, adapter_for, fit  # noqa: E402
+from pufa.adapter import QueryAdapter, TrainParams, adapter_for, fit  # noqa: E402
 from pufa.commands_adapter import DEFAULT_SETS, training_data  # noqa: E402
+from pufa.metrics import mean, recall_at_k, reciprocal_rank  # noqa: E402
 from pufa.retrieval import Retriever  # noqa: E402
 from pufa.settings import Settings, apply_offline_defaults  # noqa: E402
 
@@ -44,23 +45,11 @@ def scores(vectors: np.ndarray, owner: np.ndarray, articles: int, q: np.ndarray)
 
 
 def metrics(article_scores: np.ndarray, labels: list[list[int]], k: int = 10) -> dict:
-    r5 = r10 = mrr = 0.0
-    n = 0
-    for row, wanted in zip(article_scores, labels):
-        if not wanted:
-            continue
-        n += 1
-        top = list(np.argsort(-row)[:k])
-        want = set(wanted)
-        r5 += len(want & set(top[:5])) / len(want)
-        r10 += len(want & set(top)) / len(want)
-        mrr += next((1 / (i + 1) for i, g in enumerate(top) if g in want), 0.0)
-    return {"n": n, "recall@5": round(r5 / n, 3), "recall@10": round(r10 / n, 3), "mrr@10": round(mrr / n, 3)}
-
-
-def adapted(q: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    v = q + (q @ a) @ b
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    ranked = [(list(np.argsort(-row)[:k]), set(wanted)) for row, wanted in zip(article_scores, labels) if wanted]
+    return {"n": len(ranked),
+            "recall@5": round(mean([recall_at_k(top, want, 5) for top, want in ranked]), 3),
+            "recall@10": round(mean([recall_at_k(top, want, k) for top, want in ranked]), 3),
+            "mrr@10": round(mean([reciprocal_rank(top, want, k) for top, want in ranked]), 3)}
 
 
 def main() -> int:
@@ -77,15 +66,18 @@ def main() -> int:
     if packaged is None:
         raise SystemExit("no packaged adapter for this embedder: train one with python -m pufa adapter")
     env_rows = by_set["env_dev"] + by_set["env_test"]
-    trained = {"stard-only": fit(vectors, owner, by_set["stard_dev"], TrainParams()),
-               "env-only": fit(vectors, owner, env_rows, TrainParams())}
+    # one (A, B) each, held as a QueryAdapter without folds so that .apply does the arithmetic
+    trained = {name: QueryAdapter(packaged.embedder, a[None], b[None], {}, {}) for name, (a, b) in (
+        ("stard-only", fit(vectors, owner, by_set["stard_dev"], TrainParams())),
+        ("env-only", fit(vectors, owner, env_rows, TrainParams())))}
     doc: dict = {"sets": {}, "params": TrainParams().__dict__}
     for name, rows in by_set.items():
         q = np.stack([v for _, v, _ in rows]).astype(np.float32)
         labels = [lab for _, _, lab in rows]
         result = {"raw": metrics(scores(vectors, owner, articles, q), labels)}
         other = "env-only" if name == "stard_dev" else "stard-only"
-        result[f"{other} (other kind)"] = metrics(scores(vectors, owner, articles, adapted(q, *trained[other])), labels)
+        moved = np.stack([trained[other].apply(text, v) for text, v, _ in rows])
+        result[f"{other} (other kind)"] = metrics(scores(vectors, owner, articles, moved), labels)
         oof = np.stack([packaged.apply(text, v) for text, v, _ in rows])
         result["packaged, out-of-fold"] = metrics(scores(vectors, owner, articles, oof), labels)
         doc["sets"][name] = result

@@ -134,7 +134,7 @@ def retriever_adapter(settings, dense) -> QueryAdapter | None:
     """The adapter for an opened index's dense leg (None without one)."""
     if dense is None:
         return None
-    return adapter_for(settings.adapter, dense.embedder.name, getattr(dense.embedder, "dim", None))
+    return adapter_for(settings.adapter, dense.embedder.name, dense.embedder.dim)
 
 
 @dataclass(frozen=True)

@@ -276,7 +276,10 @@ class Retriever:
             lex_rank = {g: r for r, g in enumerate(sorted(named_groups, key=lambda g: -lex[g])[: p.depth], 1)}
         cos: dict[int, float] = {}
         dense_rank: dict[int, int] = {}
-        vec = self._query_vector(asked or question, analysis) if "dense" in p.legs and self.dense is not None else None
+        vec = self.dense.embedder.embed_query(analysis.question) if "dense" in p.legs and self.dense is not None else None
+        adapted = vec is not None and self.adapter is not None and p.adapt
+        if adapted:
+            vec = self.adapter.apply(asked or question, vec)
         if vec is not None:
             cos, order = self._dense_leg(vec, list(lex_rank), p.depth)
             if law:
@@ -300,7 +303,6 @@ class Retriever:
         # When expansions fire, the legal terms make lexical evidence more reliable than the dense leg (a weight
         # relative to it, so only when it takes part); much more so for the bureau's own (environmental,
         # administrative) vocabulary than for the general one, whose terms are broader.
-        adapted = vec is not None and self.adapter is not None and p.adapt
         w_dense = p.w_dense_adapted if adapted else p.w_dense
         law_prior = p.law_prior_adapted if adapted else p.law_prior
         w_lex = p.w_lexical
@@ -340,12 +342,6 @@ class Retriever:
         if p.referral and scored and self._referrals:
             scored = self._follow_referral(vec, scored, lex)
         return self._hits(analysis, exact_keys, scored, lex_rank, dense_rank, k)
-
-    def _query_vector(self, asked: str, analysis: QueryAnalysis) -> np.ndarray:
-        vec = self.dense.embedder.embed_query(analysis.question)
-        if self.adapter is not None and self.params.adapt:
-            vec = self.adapter.apply(asked, vec)
-        return vec
 
     def _follow_referral(self, vec: np.ndarray | None, scored: list[tuple[float, int]], lex: np.ndarray
                          ) -> list[tuple[float, int]]:
