@@ -25,7 +25,7 @@ import numpy as np
 from .adapter import QueryAdapter, retriever_adapter
 from .catalog import Catalog
 from .dense import DenseIndex
-from .errors import IndexMismatchError, NotFoundError
+from .errors import ConfigError, IndexMismatchError, NotFoundError
 from .lexical import LexicalIndex
 from .liability import LiabilityIndex, is_liability
 from .mapping import repealers
@@ -156,13 +156,28 @@ class Retriever:
     def from_settings(cls, settings: Settings, params: RetrievalParams | None = None) -> Retriever:
         from .indexer import open_index
 
-        index = open_index(settings)
+        return cls.for_index(open_index(settings), settings, params)
+
+    @classmethod
+    def for_index(cls, index, settings: Settings, params: RetrievalParams | None = None,
+                  serving: bool = False) -> Retriever:
+        """A retriever over an opened index, with the reranker and query adapter the settings name.
+
+        A named adapter file that is missing or broken is a ConfigError, except when `serving` (the app): the
+        index is fine, so it is served without the adapter, with the error in the log, rather than not at all.
+        """
         reranker = None
         if settings.reranker:
             from .rerank import CrossEncoderReranker
 
             reranker = CrossEncoderReranker(settings.reranker)
-        adapter = retriever_adapter(settings, index.dense)
+        try:
+            adapter = retriever_adapter(settings, index.dense)
+        except ConfigError as e:
+            if not serving:
+                raise
+            log.error("%s Serving without the query adapter.", e)
+            adapter = None
         return cls(index.catalog, index.lexical, index.dense, params=params, reranker=reranker, adapter=adapter)
 
     def with_params(self, **changes) -> Retriever:

@@ -194,3 +194,15 @@ def test_the_packaged_adapter_fits_the_default_embedder_and_knows_its_training_q
         labelled = [q for q in load_questions(path) if q.labels]
         assert all(adapter.which(q.question) < adapter.folds for q in labelled), f"{name} changed since training"
     assert not any(adapter.which(q.question) < adapter.folds for q in load_questions(questions / "env_test2.jsonl"))
+
+
+def test_a_broken_named_adapter_stops_a_command_but_not_the_served_index(mini_index, tmp_path, caplog):
+    from pufa.indexer import open_index
+
+    (tmp_path / "broken.npz").write_bytes(b"not a numpy archive")
+    settings = mini_index.with_(adapter=str(tmp_path / "broken.npz"))
+    with pytest.raises(ConfigError, match="PUFA_ADAPTER=off"):
+        Retriever.from_settings(settings)
+    served = Retriever.for_index(open_index(settings), settings, serving=True)
+    assert served.adapter is None and served.search("企业无证排污怎么处罚", k=3)
+    assert "Serving without the query adapter" in caplog.text

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from ..catalog import Catalog
 from ..changes import CatalogChanges
 from ..curated import CuratedStore
-from ..errors import ConfigError, PufaError
+from ..errors import PufaError
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -237,22 +237,12 @@ class Runtime:
                 self.error = f"索引建立失败：{e}"
 
     def _open(self) -> None:
-        from ..adapter import retriever_adapter
         from ..indexer import open_index
         from ..retrieval import Retriever
 
         index = open_index(self.settings, embedder=self._embedder_obj())
-        reranker = None
-        if self.settings.reranker:
-            from ..rerank import CrossEncoderReranker
-
-            reranker = CrossEncoderReranker(self.settings.reranker)
-        try:
-            adapter = retriever_adapter(self.settings, index.dense)
-        except ConfigError as e:  # the index is fine: serve it, without the adapter, rather than not at all
-            log.error("%s Serving without the query adapter.", e)
-            adapter = None
-        retriever = Retriever(index.catalog, index.lexical, index.dense, reranker=reranker, adapter=adapter)
+        retriever = Retriever.for_index(index, self.settings, serving=True)
+        adapter = retriever.adapter
         assistant = self._wrap(self._factory(retriever, index.catalog, self.settings), index)
         with self._lock:
             self._services = Services(index.catalog, retriever, assistant, index.manifest, index.dense,
