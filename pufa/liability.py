@@ -168,6 +168,8 @@ class LiabilityIndex:
         self._units: dict[str, list[LiabilityUnit]] = {}
         self._vectors: dict[str, list[dict[str, float]]] = {}
         self._idf: dict[str, dict[str, float]] = {}
+        # per law: the article of each obligation paragraph, and an inverted index gram → [(paragraph, weight)]
+        self._duties: dict[str, tuple[list[Article], dict[str, list[tuple[int, float]]]]] = {}
 
     def units(self, law_id: str) -> list[LiabilityUnit]:
         if law_id not in self._units:
@@ -200,6 +202,48 @@ class LiabilityIndex:
         if best is None or best[0] < floor:
             return None
         return units[best[1]], best[0]
+
+    def duties(self, article: Article, floor: float = 0.4) -> list[tuple[Article, float]]:
+        """The obligations of the same law that the liability article `article` punishes, best first: for each
+        of its units, the non-liability paragraph closest to the violation it names (the reverse of `match`)."""
+        units = [(u, v) for u, v in zip(self.units(article.law_id), self._vectors[article.law_id])
+                 if u.article.key == article.key]
+        if not units:
+            return []
+        owners, postings = self._obligations(article.law_id)
+        best: dict[tuple, tuple[float, Article]] = {}
+        for unit, vec in units:
+            scores: Counter = Counter()
+            for g, w in vec.items():
+                for para, pw in postings.get(g, ()):
+                    scores[para] += w * pw
+            if unit.refs:
+                for para, owner in enumerate(owners):
+                    if owner.num in unit.refs:
+                        scores[para] += 0.5
+            if not scores:
+                continue
+            para, score = max(scores.items(), key=lambda x: x[1])
+            owner = owners[para]
+            if score >= floor and score > best.get(owner.key, (-1.0, owner))[0]:
+                best[owner.key] = (score, owner)
+        return [(a, sc) for sc, a in sorted(best.values(), key=lambda x: -x[0])]
+
+    def _obligations(self, law_id: str) -> tuple[list[Article], dict[str, list[tuple[int, float]]]]:
+        if law_id not in self._duties:
+            self.units(law_id)
+            idf = self._idf[law_id]
+            owners: list[Article] = []
+            postings: dict[str, list[tuple[int, float]]] = {}
+            for a in self.catalog.articles_of(law_id):
+                if is_liability(a) or a.kind != "statute":
+                    continue
+                for para in paragraphs(a.text):
+                    for g, w in _vector(_grams(para), idf).items():
+                        postings.setdefault(g, []).append((len(owners), w))
+                    owners.append(a)
+            self._duties[law_id] = (owners, postings)
+        return self._duties[law_id]
 
 
 def _vector(grams: Counter, idf: dict[str, float]) -> dict[str, float]:

@@ -77,8 +77,11 @@ class RetrievalParams:
     # env_test2 was written) R@5 0.521 → 0.537; STARD and env_dev unchanged
     scope_factor: float = 0.0
     # after each of the top `companion` hits that states a duty, the liability article that punishes it (1; 2 or 3
-    # gave no more; Retriever._with_penalties): env_dev R@5 0.777 → 0.793, env_test 0.538 → 0.565 (R@10 +0.033), STARD
-    # R@5 −0.004, R@10 and MRR unchanged (bench/retrieval_probes.py, "companion (top-2, liability match)")
+    # gave no more; Retriever._with_companions): env_dev R@5 0.777 → 0.793, env_test 0.538 → 0.565 (R@10 +0.033), STARD
+    # R@5 −0.004, R@10 and MRR unchanged (bench/retrieval_probes.py, "companion (top-2, liability match)").
+    # Since 2026-11-29 also the other way, a liability article → the duty it punishes; with the adapter of that day,
+    # before env_train was trained on: env_dev R@5 0.817 → 0.835, env_train (240 questions it had not seen) 0.688 →
+    # 0.701 (R@10 0.777 → 0.792), env_test 0.537 → 0.529, STARD unchanged.
     companion: int = 1
     require: str = ""  # only articles with this feature ("penalty"/"deadline"); used to map liability articles
     legs: tuple[str, ...] = ("exact", "lexical", "dense")
@@ -454,30 +457,43 @@ class Retriever:
             if len(hits) >= depth:
                 break
         if self.params.companion and hits:
-            hits = self._with_penalties(terms, hits)
+            hits = self._with_companions(terms, hits, score_of)
         if self.reranker is not None and hits:
             hits = self.reranker(analysis.question, hits)
         return hits[:k]
 
-    def _with_penalties(self, terms: dict[str, float], hits: list[Hit]) -> list[Hit]:
-        """After each of the first `companion` hits that states a duty, the liability article that punishes it,
-        unless it is already in the top 5: the same law's 法律责任 unit closest to one of the duty's paragraphs
-        (pufa.liability, as the handouts pair them). A question about a duty is usually also about what
-        breaking it costs, and the two articles rarely share words."""
+    def _with_companions(self, terms: dict[str, float], hits: list[Hit],
+                         score_of: dict[ArticleKey, tuple[float, int]]) -> list[Hit]:
+        """After each of the first `companion` hits, its counterpart on the other side of the 法律责任 line, unless
+        it is already in the top 5. A question about a duty is usually also about what breaking it costs, and a
+        question about a penalty about the duty broken; the two articles rarely share words.
+
+        - a duty → the liability article that punishes it: the same law's 法律责任 unit closest to one of the
+          duty's paragraphs (pufa.liability, as the handouts pair them);
+        - a liability article → the duty it punishes: of the duties its units are closest to
+          (LiabilityIndex.duties), the one the search scored best (a penalty article often lists several)."""
         out = list(hits)
         for hit in hits[: self.params.companion]:
             article = hit.article
-            if article.kind != "statute" or is_liability(article):
+            if article.kind != "statute":
                 continue
-            found = [m for p in article.text.split("\n") if p.strip() and (m := self._liability.match(article, p))]
-            if not found:
+            if is_liability(article):
+                duties = self._liability.duties(article)
+                if not duties:
+                    continue
+                pick = max(duties, key=lambda m: (score_of.get(m[0].key, (float("-inf"), 0))[0], m[1]))[0]
+                leg = "duty"
+            else:
+                found = [m for p in article.text.split("\n") if p.strip() and (m := self._liability.match(article, p))]
+                if not found:
+                    continue
+                pick = max(found, key=lambda m: m[1])[0].article
+                leg = "penalty"
+            if any(h.article.key == pick.key for h in out[:5]):
                 continue
-            penalty = max(found, key=lambda m: m[1])[0].article
-            if any(h.article.key == penalty.key for h in out[:5]):
-                continue
-            out = [h for h in out if h.article.key != penalty.key]
+            out = [h for h in out if h.article.key != pick.key]
             at = next(i for i, h in enumerate(out) if h.article.key == article.key) + 1
-            out.insert(at, Hit(penalty, hit.score, {"penalty": 1}, _matched(terms, penalty)))
+            out.insert(at, Hit(pick, hit.score, {leg: 1}, _matched(terms, pick)))
         return out[: len(hits)]  # as many candidates as before: a reranker scores `depth` of them, not one more
 
     def similarity(self, question: str, hits: list[Hit]) -> float | None:

@@ -64,6 +64,26 @@ def test_a_duty_comes_with_the_article_that_punishes_breaking_it(retriever, ques
     assert penalty not in [h.article.num for h in retriever.with_params(companion=0).search(question, k=5)]
 
 
+def test_a_penalty_comes_with_the_duty_it_punishes(retriever):
+    # 第一千一百三十二条 punishes cooking fumes from restaurants in residential buildings; the duty broken is
+    # 第二百五十条, which shares no word of this question but 油烟
+    question = "开饭馆油烟罚款一般多少"
+    hits = retriever.search(question, k=10)
+    assert [h.article.num for h in hits[:2]] == [1132, 250] and hits[1].legs == {"duty": 1}
+    assert "duty #1" in retriever.explain(hits[1])
+    assert 250 not in [h.article.num for h in retriever.with_params(companion=0).search(question, k=10)]
+
+
+def test_the_duties_a_liability_article_punishes(retriever):
+    code = retriever.catalog.resolve_law("生态环境法典")
+    duties = retriever._liability.duties
+    assert duties(retriever.catalog.article_of(code, 1185))[0][0].num == 572  # 夜间施工 without a permit
+    assert duties(retriever.catalog.article_of(code, 1132))[0][0].num == 250  # 油烟 in residential buildings
+    # a penalty article listing several violations points at several duties
+    assert len(duties(retriever.catalog.article_of(code, 1175))) >= 3
+    assert duties(retriever.catalog.article_of(code, 250)) == []  # a duty punishes nothing
+
+
 def test_lay_words_are_expanded_to_legal_terms(retriever):
     analysis = retriever.analyse("没批环评就开工了会怎么样")
     assert any("环境影响" in t for t in analysis.expansion_terms)
