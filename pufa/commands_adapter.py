@@ -10,18 +10,21 @@ from pathlib import Path
 
 import numpy as np
 
+from .adapter import TrainParams
 from .settings import REPO_ROOT, Settings
 
 log = logging.getLogger("pufa")
 
-# The development sets. env_test2 is the held-out set and must never be trained on.
+# The development sets and the training set; env_test2 and env_test3 are held out and must never be trained on.
 DEFAULT_SETS = (REPO_ROOT.parent / "shared" / "eval-dev" / "stard_dev.jsonl",
                 REPO_ROOT / "eval" / "questions" / "env_dev.jsonl",
-                REPO_ROOT / "eval" / "questions" / "env_test.jsonl")
+                REPO_ROOT / "eval" / "questions" / "env_test.jsonl",
+                REPO_ROOT / "eval" / "questions" / "env_train.jsonl")
+HELD_OUT = ("env_test2", "env_test3")
 
 
 def cmd_adapter(args: argparse.Namespace) -> int:
-    from .adapter import TrainParams, packaged_path, train
+    from .adapter import packaged_path, train
     from .errors import InputError
     from .retrieval import Retriever
 
@@ -29,9 +32,10 @@ def cmd_adapter(args: argparse.Namespace) -> int:
     missing = [str(p) for p in sets if not Path(p).exists()]
     if missing:
         raise InputError(f"Question set(s) not found: {', '.join(missing)}; pass the sets to train on with --set")
-    if any(Path(p).stem == "env_test2" for p in sets):
-        raise InputError("env_test2 is the held-out set: training on it would leave no honest measure. "
-                         "Train on the development sets.")
+    held = sorted({Path(p).stem for p in sets} & set(HELD_OUT))
+    if held:
+        raise InputError(f"{', '.join(held)}: a held-out set; training on it would leave no honest measure. "
+                         "Train on the development and training sets.")
     if args.folds < 2:
         raise InputError("--folds must be at least 2: the fold adapters are what keeps figures on training "
                          "questions honest")
@@ -85,9 +89,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     s = sub.add_parser("adapter", parents=[common],
                        help="train the query adapter on labelled question sets (needs the dense index)")
     s.add_argument("--set", type=Path, action="append",
-                   help="question set (JSONL), repeatable (default: STARD dev, env_dev, env_test)")
+                   help="question set (JSONL), repeatable (default: STARD dev, env_dev, env_test, env_train)")
     s.add_argument("--out", type=Path, help="where to write it (default: the packaged file for the embedder)")
-    s.add_argument("--rank", type=int, default=16)
-    s.add_argument("--steps", type=int, default=100)
-    s.add_argument("--folds", type=int, default=5)
+    s.add_argument("--rank", type=int, default=TrainParams.rank)
+    s.add_argument("--steps", type=int, default=TrainParams.steps)
+    s.add_argument("--folds", type=int, default=TrainParams.folds)
     s.set_defaults(func=cmd_adapter)
