@@ -19,6 +19,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+from scipy import sparse
+
 from .catalog import Catalog
 from .numerals import cn_to_int, int_to_cn
 from .passages import GAP, paragraphs
@@ -168,8 +171,8 @@ class LiabilityIndex:
         self._units: dict[str, list[LiabilityUnit]] = {}
         self._vectors: dict[str, list[dict[str, float]]] = {}
         self._idf: dict[str, dict[str, float]] = {}
-        # per law: the article of each obligation paragraph, and an inverted index gram → [(paragraph, weight)]
-        self._duties: dict[str, tuple[list[Article], dict[str, list[tuple[int, float]]]]] = {}
+        self._obligation_rows: dict[str, tuple[list[Article], dict[str, int], sparse.csr_matrix]] = {}
+        self._duties_of: dict[tuple, list[tuple[Article, float]]] = {}
 
     def units(self, law_id: str) -> list[LiabilityUnit]:
         if law_id not in self._units:
@@ -206,44 +209,54 @@ class LiabilityIndex:
     def duties(self, article: Article, floor: float = 0.4) -> list[tuple[Article, float]]:
         """The obligations of the same law that the liability article `article` punishes, best first: for each
         of its units, the non-liability paragraph closest to the violation it names (the reverse of `match`)."""
-        units = [(u, v) for u, v in zip(self.units(article.law_id), self._vectors[article.law_id])
-                 if u.article.key == article.key]
-        if not units:
-            return []
-        owners, postings = self._obligations(article.law_id)
+        if article.key in self._duties_of:
+            return self._duties_of[article.key]
+        rows = [(u, v) for u, v in zip(self.units(article.law_id), self._vectors[article.law_id])
+                if u.article.key == article.key]
         best: dict[tuple, tuple[float, Article]] = {}
-        for unit, vec in units:
-            scores: Counter = Counter()
-            for g, w in vec.items():
-                for para, pw in postings.get(g, ()):
-                    scores[para] += w * pw
-            if unit.refs:
-                for para, owner in enumerate(owners):
-                    if owner.num in unit.refs:
-                        scores[para] += 0.5
-            if not scores:
-                continue
-            para, score = max(scores.items(), key=lambda x: x[1])
-            owner = owners[para]
-            if score >= floor and score > best.get(owner.key, (-1.0, owner))[0]:
-                best[owner.key] = (score, owner)
-        return [(a, sc) for sc, a in sorted(best.values(), key=lambda x: -x[0])]
+        owners, column, matrix = self._obligations(article.law_id)
+        if rows and owners:
+            data, cols, starts = [], [], [0]
+            for _, vec in rows:
+                for g, w in vec.items():
+                    if g in column:
+                        cols.append(column[g])
+                        data.append(w)
+                starts.append(len(cols))
+            units = sparse.csr_matrix((data, cols, starts), shape=(len(rows), len(column)))
+            scores = (units @ matrix.T).toarray()
+            nums = np.asarray([a.num for a in owners])
+            for (unit, _), row in zip(rows, scores):
+                if unit.refs:
+                    row = row + 0.5 * np.isin(nums, unit.refs)
+                para = int(row.argmax())
+                owner, score = owners[para], float(row[para])
+                if score >= floor and score > best.get(owner.key, (-1.0, owner))[0]:
+                    best[owner.key] = (score, owner)
+        self._duties_of[article.key] = [(a, sc) for sc, a in sorted(best.values(), key=lambda x: -x[0])]
+        return self._duties_of[article.key]
 
-    def _obligations(self, law_id: str) -> tuple[list[Article], dict[str, list[tuple[int, float]]]]:
-        if law_id not in self._duties:
+    def _obligations(self, law_id: str) -> tuple[list[Article], dict[str, int], sparse.csr_matrix]:
+        """The law's obligation paragraphs: the article of each, and their gram vectors (rows) in the idf of its
+        liability units."""
+        if law_id not in self._obligation_rows:
             self.units(law_id)
             idf = self._idf[law_id]
             owners: list[Article] = []
-            postings: dict[str, list[tuple[int, float]]] = {}
+            column: dict[str, int] = {}
+            data, cols, starts = [], [], [0]
             for a in self.catalog.articles_of(law_id):
                 if is_liability(a) or a.kind != "statute":
                     continue
                 for para in paragraphs(a.text):
                     for g, w in _vector(_grams(para), idf).items():
-                        postings.setdefault(g, []).append((len(owners), w))
+                        cols.append(column.setdefault(g, len(column)))
+                        data.append(w)
+                    starts.append(len(cols))
                     owners.append(a)
-            self._duties[law_id] = (owners, postings)
-        return self._duties[law_id]
+            matrix = sparse.csr_matrix((data, cols, starts), shape=(len(owners), len(column)))
+            self._obligation_rows[law_id] = (owners, column, matrix)
+        return self._obligation_rows[law_id]
 
 
 def _vector(grams: Counter, idf: dict[str, float]) -> dict[str, float]:
