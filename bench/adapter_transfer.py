@@ -2,16 +2,17 @@
 
     python bench/adapter_transfer.py [--index-dir index]
 
-On the full index, for STARD dev, env_dev and env_test (the adapter's training sets), the dense leg's
+On the full index, for STARD dev, env_dev, env_test and env_train (the adapter's training sets), the dense leg's
 article ranking (best chunk per article, exact cosine over every chunk) is scored four ways in one process:
 
 - raw:          the embedder's own question vector;
 - stard-only:   an adapter trained on STARD dev alone (measured on the env sets: another kind of question);
-- env-only:     an adapter trained on env_dev + env_test alone (measured on STARD);
+- env-only:     an adapter trained on env_dev + env_test + env_train alone (measured on STARD);
 - packaged:     the shipped adapter with its out-of-fold rule (each training question embedded by the fold
                 adapter that never saw it), i.e. trained on both kinds, 5-fold cross-validated.
 
-Results go to bench/results/adapter_transfer.json. Dev sets only; env_test2 (held out) is not read.
+Results go to bench/results/adapter_transfer.json. Training sets only; env_test2 and env_test3 (held out) are
+not read.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def main() -> int:
     packaged = adapter_for("auto", retriever.dense.embedder.name, retriever.dense.embedder.dim)
     if packaged is None:
         raise SystemExit("no packaged adapter for this embedder: train one with python -m pufa adapter")
-    env_rows = by_set["env_dev"] + by_set["env_test"]
+    env_rows = [row for name, rows in by_set.items() if name != "stard_dev" for row in rows]
     # one (A, B) each, held as a QueryAdapter without folds so that .apply does the arithmetic
     trained = {name: QueryAdapter(packaged.embedder, a[None], b[None], {}, {}) for name, (a, b) in (
         ("stard-only", fit(vectors, owner, by_set["stard_dev"], TrainParams())),
