@@ -183,9 +183,11 @@ class LiabilityIndex:
             for g in grams:
                 df.update(g.keys())
             idf = {g: math.log((len(grams) + 1) / (c + 1)) + 1.0 for g, c in df.items()}
-            self._units[law_id] = units
+            vectors = [_vector(g, idf) for g in grams]
+            # requests run in threads: a law is in _units only once its idf and vectors are there
             self._idf[law_id] = idf
-            self._vectors[law_id] = [_vector(g, idf) for g in grams]
+            self._vectors[law_id] = vectors
+            self._units[law_id] = units
         return self._units[law_id]
 
     def match(self, article: Article, text: str, floor: float = 0.4) -> tuple[LiabilityUnit, float] | None:
@@ -209,8 +211,8 @@ class LiabilityIndex:
     def duties(self, article: Article, floor: float = 0.4) -> list[tuple[Article, float]]:
         """The obligations of the same law that the liability article `article` punishes, best first: for each
         of its units, the non-liability paragraph closest to the violation it names (the reverse of `match`)."""
-        if article.key in self._duties_of:
-            return self._duties_of[article.key]
+        if (article.key, floor) in self._duties_of:
+            return self._duties_of[article.key, floor]
         rows = [(u, v) for u, v in zip(self.units(article.law_id), self._vectors[article.law_id])
                 if u.article.key == article.key]
         best: dict[tuple, tuple[float, Article]] = {}
@@ -233,8 +235,9 @@ class LiabilityIndex:
                 owner, score = owners[para], float(row[para])
                 if score >= floor and score > best.get(owner.key, (-1.0, owner))[0]:
                     best[owner.key] = (score, owner)
-        self._duties_of[article.key] = [(a, sc) for sc, a in sorted(best.values(), key=lambda x: -x[0])]
-        return self._duties_of[article.key]
+        found = [(a, sc) for sc, a in sorted(best.values(), key=lambda x: -x[0])]
+        self._duties_of[article.key, floor] = found
+        return found
 
     def _obligations(self, law_id: str) -> tuple[list[Article], dict[str, int], sparse.csr_matrix]:
         """The law's obligation paragraphs: the article of each, and their gram vectors (rows) in the idf of its

@@ -456,7 +456,7 @@ class Retriever:
             hits.append(Hit(a, score, legs, _matched(terms, a)))
             if len(hits) >= depth:
                 break
-        if self.params.companion and hits:
+        if self.params.companion and hits and not self.params.require:  # `require`: only articles of that kind
             hits = self._with_companions(terms, hits, score_of)
         if self.reranker is not None and hits:
             hits = self.reranker(analysis.question, hits)
@@ -492,7 +492,7 @@ class Retriever:
             if any(h.article.key == pick.key for h in out[:5]):
                 continue
             out = [h for h in out if h.article.key != pick.key]
-            at = next(i for i, h in enumerate(out) if h.article.key == article.key) + 1
+            at = next(i for i, h in enumerate(out) if h.article.key == article.key) + 1  # a pick is re-inserted
             out.insert(at, Hit(pick, hit.score, {leg: 1}, _matched(terms, pick)))
         return out[: len(hits)]  # as many candidates as before: a reranker scores `depth` of them, not one more
 

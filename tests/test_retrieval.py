@@ -136,3 +136,46 @@ def test_leg_scores_are_normalised_over_the_candidates(values, mode, leg, expect
     from pufa.retrieval import _normalised
 
     assert np.allclose(_normalised(np.asarray(values, dtype=float), mode, leg), expected)
+
+
+def test_a_law_being_read_by_one_request_is_not_half_seen_by_another(retriever, monkeypatch):
+    """Requests run in threads. While one builds a law's liability units, another that finds the law already
+    listed must find its vectors too, or it fails with a KeyError (a 500 for the user)."""
+    import threading
+    import time
+
+    from pufa import liability
+
+    index = liability.LiabilityIndex(retriever.catalog)
+    code = retriever.catalog.resolve_law("生态环境法典")
+    penalty = retriever.catalog.article_of(code, 1132)
+    slow = liability._vector
+
+    def slower(*args):  # widen the window between a law's units and its vectors
+        time.sleep(0.0005)
+        return slow(*args)
+
+    monkeypatch.setattr(liability, "_vector", slower)
+    errors: list[Exception] = []
+
+    def second_request():
+        deadline = time.monotonic() + 30
+        while code.law_id not in index._units and time.monotonic() < deadline:
+            time.sleep(0.0001)
+        try:
+            index.duties(penalty)
+        except Exception as e:  # noqa: BLE001 - any failure is the finding
+            errors.append(e)
+
+    other = threading.Thread(target=second_request)
+    other.start()
+    index.units(code.law_id)
+    other.join()
+    assert not errors
+    assert index.duties(penalty)[0][0].num == 250
+
+
+def test_only_the_asked_kind_comes_back_when_a_kind_is_required(retriever):
+    # counterparts of a repealed penalty article are searched with require="penalty": no duty may join them
+    hits = retriever.with_params(require="penalty").search("开饭馆油烟罚款一般多少", k=10)
+    assert hits and all(retriever._features["penalty"][retriever._table.index[h.article.key]] for h in hits)
