@@ -62,7 +62,7 @@ def main() -> int:
     settings = Settings.from_env(index_dir=args.index_dir, adapter="off")
     retriever = Retriever.from_settings(settings)
     vectors, owner, by_set = training_data(retriever, list(DEFAULT_SETS))
-    articles = len(retriever._table.keys)
+    articles = len(retriever.table.keys)
     packaged = adapter_for("auto", retriever.dense.embedder.name, retriever.dense.embedder.dim)
     if packaged is None:
         raise SystemExit("no packaged adapter for this embedder: train one with python -m pufa adapter")

@@ -29,7 +29,7 @@ from pufa.evaluation import load_questions  # noqa: E402
 from pufa.indexer import build_index, open_index  # noqa: E402
 from pufa.metrics import percentile  # noqa: E402
 from pufa.retrieval import Retriever  # noqa: E402
-from pufa.settings import Settings, apply_offline_defaults  # noqa: E402
+from pufa.settings import STARD_DEV, Settings, apply_offline_defaults  # noqa: E402
 from pufa.sources import LawDatabaseSource  # noqa: E402
 
 
@@ -70,7 +70,7 @@ def main() -> int:
     retriever = Retriever.from_settings(Settings(index_dir=args.index_dir))
     index = open_index(Settings(index_dir=args.index_dir), embedder=retriever.dense.embedder)
     out["dense_vectors"] = index.dense.count()
-    questions = [q.question for q in load_questions(ROOT.parent / "shared" / "eval-dev" / "stard_dev.jsonl")][:150]
+    questions = [q.question for q in load_questions(STARD_DEV)][:150]
     questions += [q.question for q in load_questions(ROOT / "eval" / "questions" / "env_dev.jsonl")][:50]
     for name, r in (("hybrid", retriever), ("lexical", retriever.with_params(legs=("exact", "lexical")))):
         r.search("预热", k=10)

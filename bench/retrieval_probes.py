@@ -111,18 +111,18 @@ def general_part_best(retriever: Retriever, question: str, groups: list[int]):
     p = retriever.params
     mix = (p.w_lexical * _normalised(np.asarray([float(lex[g]) for g in groups]), "z", "lexical")
            + p.w_dense * _normalised(np.asarray([cos.get(g, 0.0) for g in groups]), "z", "dense"))
-    return retriever.catalog.article_by_key(*retriever._table.keys[groups[int(np.argmax(mix))]])
+    return retriever.catalog.article_by_key(*retriever.table.keys[groups[int(np.argmax(mix))]])
 
 
 def collect(retriever: Retriever, questions, liability: LiabilityIndex) -> list[dict]:
     emb = retriever.dense.embedder
     civil = retriever.catalog.resolve_law("民法典").law_id
-    keys = retriever._table.keys
+    keys = retriever.table.keys
     general_groups = {part: [g for g, k in enumerate(keys) if k[0] == civil and civil_code_part(k[1]) == part]
                       for part in GENERAL_PARTS}
     penalty_finder = retriever.with_params(legs=("lexical",), intent_boost=0.0, counterparts=0, require="penalty",
                                            law_prior=0.0)
-    table = retriever._table
+    table = retriever.table
     rows = []
     for q in questions:
         if not q.labels:

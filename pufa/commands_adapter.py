@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from .adapter import TrainParams
-from .settings import REPO_ROOT, Settings
+from .settings import REPO_ROOT, STARD_DEV, Settings
 
 log = logging.getLogger("pufa")
 
 # The development sets and the training set; env_test2 and env_test3 are held out and must never be trained on.
-DEFAULT_SETS = (REPO_ROOT.parent / "shared" / "eval-dev" / "stard_dev.jsonl",
+DEFAULT_SETS = (STARD_DEV,
                 REPO_ROOT / "eval" / "questions" / "env_dev.jsonl",
                 REPO_ROOT / "eval" / "questions" / "env_test.jsonl",
                 REPO_ROOT / "eval" / "questions" / "env_train.jsonl")
@@ -64,7 +64,7 @@ def training_data(retriever, sets: list[Path]) -> tuple[np.ndarray, np.ndarray, 
 
     if retriever.dense is None or retriever.dense.count() == 0:
         raise InputError("The index has no dense vectors; build it first with: python -m pufa index")
-    table = retriever._table
+    table = retriever.table
     titles = {law.law_id: short_title(law.title) for law in retriever.catalog.laws()}
     by_label: dict[tuple[str, int, int], list[int]] = {}
     for g, (law_id, num, sub) in enumerate(table.keys):

@@ -96,7 +96,7 @@ class RetrievalParams:
     adapt: bool = True  # move the question's vector with the query adapter, when there is one (pufa/adapter.py)
 
 
-class _ArticleTable:
+class ArticleTable:
     """Positions of the lexical index's chunks grouped by article (chunks of an article are adjacent)."""
 
     def __init__(self, catalog: Catalog, lexical: LexicalIndex):
@@ -133,7 +133,7 @@ class Retriever:
         self.params = params or RetrievalParams()
         self.reranker = reranker
         self._names = catalog.known_names()
-        self._table = _ArticleTable(catalog, lexical)
+        self._table = ArticleTable(catalog, lexical)
         self._status_day = ""
         self._refresh_statuses()
         rows = catalog.all_article_texts()
@@ -182,6 +182,11 @@ class Retriever:
             log.error("%s Serving without the query adapter.", e)
             adapter = None
         return cls(index.catalog, index.lexical, index.dense, params=params, reranker=reranker, adapter=adapter)
+
+    @property
+    def table(self) -> ArticleTable:
+        """The index's articles in order (`keys`) and the chunk ids of each: what training and benches read."""
+        return self._table
 
     def with_params(self, **changes) -> Retriever:
         clone = object.__new__(Retriever)

@@ -14,6 +14,8 @@ from pathlib import Path
 from .errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# the public benchmark's development split, read from ../shared beside the checkout (never copied)
+STARD_DEV = REPO_ROOT.parent / "shared" / "eval-dev" / "stard_dev.jsonl"
 
 # Offline-safe settings for the libraries we wrap; applied once by `apply_offline_defaults`.
 OFFLINE_ENV = {
