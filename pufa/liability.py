@@ -171,8 +171,7 @@ class LiabilityIndex:
         self._units: dict[str, list[LiabilityUnit]] = {}
         self._vectors: dict[str, list[dict[str, float]]] = {}
         self._idf: dict[str, dict[str, float]] = {}
-        self._obligation_rows: dict[str, tuple[list[Article], dict[str, int], sparse.csr_matrix]] = {}
-        self._duties_of: dict[tuple, list[tuple[Article, float]]] = {}
+        self._closest: dict[str, tuple[list[Article], list[tuple[int, float]]]] = {}
 
     def units(self, law_id: str) -> list[LiabilityUnit]:
         if law_id not in self._units:
@@ -211,55 +210,57 @@ class LiabilityIndex:
     def duties(self, article: Article, floor: float = 0.4) -> list[tuple[Article, float]]:
         """The obligations of the same law that the liability article `article` punishes, best first: for each
         of its units, the non-liability paragraph closest to the violation it names (the reverse of `match`)."""
-        if (article.key, floor) in self._duties_of:
-            return self._duties_of[article.key, floor]
-        rows = [(u, v) for u, v in zip(self.units(article.law_id), self._vectors[article.law_id])
-                if u.article.key == article.key]
+        owners, closest = self._obligations(article.law_id)
         best: dict[tuple, tuple[float, Article]] = {}
-        owners, column, matrix = self._obligations(article.law_id)
-        if rows and owners:
-            data, cols, starts = [], [], [0]
-            for _, vec in rows:
-                for g, w in vec.items():
-                    if g in column:
-                        cols.append(column[g])
-                        data.append(w)
-                starts.append(len(cols))
-            units = sparse.csr_matrix((data, cols, starts), shape=(len(rows), len(column)))
-            scores = (units @ matrix.T).toarray()
-            nums = np.asarray([a.num for a in owners])
-            for (unit, _), row in zip(rows, scores):
-                if unit.refs:
-                    row = row + 0.5 * np.isin(nums, unit.refs)
-                para = int(row.argmax())
-                owner, score = owners[para], float(row[para])
-                if score >= floor and score > best.get(owner.key, (-1.0, owner))[0]:
-                    best[owner.key] = (score, owner)
-        found = [(a, sc) for sc, a in sorted(best.values(), key=lambda x: -x[0])]
-        self._duties_of[article.key, floor] = found
-        return found
+        for unit, (para, score) in zip(self.units(article.law_id), closest):
+            if unit.article.key != article.key or para < 0 or score < floor:
+                continue
+            owner = owners[para]
+            if score > best.get(owner.key, (-1.0, owner))[0]:
+                best[owner.key] = (score, owner)
+        return [(a, sc) for sc, a in sorted(best.values(), key=lambda x: -x[0])]
 
-    def _obligations(self, law_id: str) -> tuple[list[Article], dict[str, int], sparse.csr_matrix]:
-        """The law's obligation paragraphs: the article of each, and their gram vectors (rows) in the idf of its
-        liability units."""
-        if law_id not in self._obligation_rows:
-            self.units(law_id)
+    def _obligations(self, law_id: str) -> tuple[list[Article], list[tuple[int, float]]]:
+        """The law's obligation paragraphs (the article of each), and for each of its liability units the closest
+        of them: (paragraph, score), by cosine in the units' idf, plus 0.5 for a paragraph of an article the unit
+        names ("违反本法第二十条规定"); (-1, 0.0) when the law has no obligation paragraphs."""
+        if law_id not in self._closest:
+            units = self.units(law_id)
             idf = self._idf[law_id]
             owners: list[Article] = []
-            column: dict[str, int] = {}
-            data, cols, starts = [], [], [0]
+            vectors: list[dict[str, float]] = []
             for a in self.catalog.articles_of(law_id):
                 if is_liability(a) or a.kind != "statute":
                     continue
                 for para in paragraphs(a.text):
-                    for g, w in _vector(_grams(para), idf).items():
-                        cols.append(column.setdefault(g, len(column)))
-                        data.append(w)
-                    starts.append(len(cols))
+                    vectors.append(_vector(_grams(para), idf))
                     owners.append(a)
-            matrix = sparse.csr_matrix((data, cols, starts), shape=(len(owners), len(column)))
-            self._obligation_rows[law_id] = (owners, column, matrix)
-        return self._obligation_rows[law_id]
+            closest = [(-1, 0.0)] * len(units)
+            if owners and units:
+                rows, paras = _sparse(self._vectors[law_id], vectors)
+                scores = (rows @ paras.T).toarray()
+                nums = np.asarray([a.num for a in owners])
+                for i, unit in enumerate(units):
+                    row = scores[i] + 0.5 * np.isin(nums, unit.refs) if unit.refs else scores[i]
+                    para = int(row.argmax())
+                    closest[i] = (para, float(row[para]))
+            self._closest[law_id] = (owners, closest)
+        return self._closest[law_id]
+
+
+def _sparse(*groups: list[dict[str, float]]) -> list[sparse.csr_matrix]:
+    """Each group of gram vectors as the rows of a matrix, all with the same columns (one per gram)."""
+    column: dict[str, int] = {}
+    parts = []
+    for vectors in groups:
+        data, cols, starts = [], [], [0]
+        for vec in vectors:
+            for g, w in vec.items():
+                cols.append(column.setdefault(g, len(column)))
+                data.append(w)
+            starts.append(len(cols))
+        parts.append((data, cols, starts))
+    return [sparse.csr_matrix(part, shape=(len(part[2]) - 1, len(column))) for part in parts]
 
 
 def _vector(grams: Counter, idf: dict[str, float]) -> dict[str, float]:
