@@ -227,16 +227,19 @@ class Runtime:
                 log.info("index built in %.1f s: %s", time.perf_counter() - started, result.manifest.counts)
             current = self._services
             if current is None or current.manifest.built_at != result.manifest.built_at or not result.reused:
-                self._open()
+                self._open(fill=True)
+            else:
+                self._start_filler()
             self.progress = ""
-            self._start_filler()
         except Exception as e:  # reported through health and the UI; a serving index keeps serving
             log.exception("index build failed")
             if not self.ready:
                 self.state = "error"
                 self.error = f"索引建立失败：{e}"
 
-    def _open(self) -> None:
+    def _open(self, fill: bool = False) -> None:
+        """Open the current index and serve it. `fill`: start the dense filler on it first, so that whoever sees
+        the index served also sees its filler running."""
         from ..indexer import open_index
         from ..retrieval import Retriever
 
@@ -244,9 +247,11 @@ class Runtime:
         retriever = Retriever.for_index(index, self.settings, serving=True)
         adapter = retriever.adapter
         assistant = self._wrap(self._factory(retriever, index.catalog, self.settings), index)
+        services = Services(index.catalog, retriever, assistant, index.manifest, index.dense, index.directory)
+        if fill:
+            self._start_filler(services)
         with self._lock:
-            self._services = Services(index.catalog, retriever, assistant, index.manifest, index.dense,
-                                      index.directory)
+            self._services = services
             self.state = "ok"
         log.info("serving index %s (%s)%s", index.directory.name, index.manifest.counts,
                  f"; query adapter for {adapter.embedder} ({adapter.meta.get('questions')} questions)" if adapter else "")
@@ -341,16 +346,17 @@ class Runtime:
         self.filler = None
         self._start_filler()
 
-    def _start_filler(self) -> None:
+    def _start_filler(self, services: Services | None = None) -> None:
         from ..indexer import DenseFiller
 
-        services = self._services
+        services = services or self._services
         if not self.settings.dense_fill or services is None or services.dense is None:
             return
         if self.filler is not None and self.filler.is_alive():
             return
-        self.filler = DenseFiller(services.catalog, services.dense, batch=self.settings.embed_batch)
-        self.filler.start()
+        filler = DenseFiller(services.catalog, services.dense, batch=self.settings.embed_batch)
+        filler.start()  # started before it is published: stop() and health() join or ask a running thread
+        self.filler = filler
 
 
 def _now() -> str:
