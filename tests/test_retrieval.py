@@ -1,5 +1,6 @@
 import pytest
 
+from pufa.chunks import is_domain_law
 from pufa.indexer import open_index
 from pufa.retrieval import Retriever
 
@@ -82,6 +83,22 @@ def test_the_duties_a_liability_article_punishes(retriever):
     # a penalty article listing several violations points at several duties
     assert len(duties(retriever.catalog.article_of(code, 1175))) >= 3
     assert duties(retriever.catalog.article_of(code, 250)) == []  # a duty punishes nothing
+
+
+def test_warming_pairs_the_bureaus_laws_before_the_first_question(mini_index, monkeypatch):
+    """The app warms the retriever beside serving, so the first penalty question about the 法典 does not pay for
+    matching all its penalties to their duties (0.36 s on the full corpus); other laws are left to demand."""
+    from pufa import liability
+
+    index = open_index(mini_index)
+    fresh = Retriever(index.catalog, index.lexical, index.dense)
+    code = fresh.catalog.resolve_law("生态环境法典")
+    fresh.warm()
+    warmed = set(fresh._liability._closest)
+    assert code.law_id in warmed
+    assert all(is_domain_law(law.title) for law in fresh.catalog.laws() if law.law_id in warmed)
+    monkeypatch.setattr(liability, "_sparse", lambda *a: pytest.fail("matched again on a question"))
+    assert [h.article.num for h in fresh.search("开饭馆油烟罚款一般多少", k=2)] == [1132, 250]
 
 
 def test_lay_words_are_expanded_to_legal_terms(retriever):

@@ -253,6 +253,7 @@ class Runtime:
         with self._lock:
             self._services = services
             self.state = "ok"
+        threading.Thread(target=_warm, args=(retriever,), name="pufa-warm", daemon=True).start()
         log.info("serving index %s (%s)%s", index.directory.name, index.manifest.counts,
                  f"; query adapter for {adapter.embedder} ({adapter.meta.get('questions')} questions)" if adapter else "")
 
@@ -357,6 +358,14 @@ class Runtime:
         filler = DenseFiller(services.catalog, services.dense, batch=self.settings.embed_batch)
         filler.start()  # started before it is published: stop() and health() join or ask a running thread
         self.filler = filler
+
+
+def _warm(retriever) -> None:
+    """Work a first question would otherwise wait for, done beside serving; a failure costs only the head start."""
+    try:
+        retriever.warm()
+    except Exception:  # noqa: BLE001 - the same work is done again on demand
+        log.exception("warming the retriever failed; questions will do it on demand")
 
 
 def _now() -> str:
