@@ -151,6 +151,9 @@ class TrainParams:
     lr: float = 3e-3
     folds: int = 5
     seed: int = 0
+    # "any": -log of the mass on all labelled chunks together (one labelled article on top satisfies it);
+    # "each": the mean over the labelled articles of -log of each one's mass, so every one is pulled up.
+    loss: str = "any"
 
 
 def train(chunk_vectors: np.ndarray, chunk_article: np.ndarray, questions: list[tuple[str, np.ndarray, list[int]]],
@@ -173,12 +176,12 @@ def train(chunk_vectors: np.ndarray, chunk_article: np.ndarray, questions: list[
         keep = [i for i, p in enumerate(prints) if not (p in seen or seen.add(p))]
         usable, prints = [usable[i] for i in keep], [prints[i] for i in keep]
     folds = np.asarray([fold_of(p, params.folds) for p in prints])
-    chunks, qv, positive = _tensors(chunk_vectors, chunk_article, usable, torch)
+    chunks, qv, positive = _tensors(chunk_vectors, chunk_article, usable, torch, params.loss)
     dim = qv.shape[1]
     a_all, b_all = [], []
     for f in [*range(params.folds), None]:
         rows = torch.from_numpy(np.flatnonzero(folds != f) if f is not None else np.arange(len(usable)))
-        a, b = _fit(qv[rows], positive[rows], chunks, dim, params, torch)
+        a, b = _fit(qv[rows], _rows_of(positive, rows, torch), chunks, dim, params, torch)
         a_all.append(a)
         b_all.append(b)
         if progress:
@@ -194,16 +197,34 @@ def fit(chunk_vectors: np.ndarray, chunk_article: np.ndarray, questions: list[tu
     whose figures are then measured on other questions."""
     import torch
 
-    chunks, qv, positive = _tensors(chunk_vectors, chunk_article, [row for row in questions if row[2]], torch)
+    chunks, qv, positive = _tensors(chunk_vectors, chunk_article, [row for row in questions if row[2]], torch, params.loss)
     return _fit(qv, positive, chunks, qv.shape[1], params, torch)
 
 
-def _tensors(chunk_vectors, chunk_article, rows, torch):
+def _tensors(chunk_vectors, chunk_article, rows, torch, loss: str = "any"):
+    """Chunks, question vectors and the positives: per question a chunk mask ("any"), or per question one
+    (labelled article, chunk mask) row each ("each"), as (question index, weight 1/labels, mask)."""
     chunks = torch.from_numpy(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
     owner = torch.from_numpy(np.asarray(chunk_article, dtype=np.int64))
     qv = torch.from_numpy(np.stack([v for _, v, _ in rows]).astype(np.float32))
-    positive = torch.stack([torch.isin(owner, torch.tensor(labels)) for _, _, labels in rows])
-    return chunks, qv, positive
+    if loss == "any":
+        return chunks, qv, torch.stack([torch.isin(owner, torch.tensor(labels)) for _, _, labels in rows])
+    present = [[g for g in labels if bool((owner == g).any())] or labels for _, _, labels in rows]
+    which = torch.tensor([i for i, labels in enumerate(present) for _ in labels])
+    weight = torch.tensor([1.0 / len(labels) for labels in present for _ in labels])
+    masks = torch.stack([owner == g for labels in present for g in labels])
+    return chunks, qv, (which, weight, masks)
+
+
+def _rows_of(positive, rows, torch):
+    """The positives of the questions `rows` (in that order), in either form _tensors gives."""
+    if not isinstance(positive, tuple):
+        return positive[rows]
+    which, weight, masks = positive
+    new = torch.full((int(which.max()) + 1,), -1, dtype=torch.long)
+    new[rows] = torch.arange(len(rows))
+    keep = new[which] >= 0
+    return new[which][keep], weight[keep], masks[keep]
 
 
 def _fit(q, positive, chunks, dim: int, p: TrainParams, torch) -> tuple[np.ndarray, np.ndarray]:
@@ -214,8 +235,12 @@ def _fit(q, positive, chunks, dim: int, p: TrainParams, torch) -> tuple[np.ndarr
     for _ in range(p.steps):
         adapted = torch.nn.functional.normalize(q + q @ a @ b, dim=1)
         logits = adapted @ chunks.T / p.temperature
-        # -log of the probability mass on the labelled articles' chunks, against every chunk of the index
-        loss = (logits.logsumexp(1) - logits.masked_fill(~positive, float("-inf")).logsumexp(1)).mean()
+        if isinstance(positive, tuple):  # "each": every labelled article's own mass
+            which, weight, masks = positive
+            own = logits[which].masked_fill(~masks, float("-inf")).logsumexp(1)
+            loss = ((logits.logsumexp(1)[which] - own) * weight).sum() / len(q)
+        else:  # "any": -log of the probability mass on the labelled articles' chunks, against every chunk
+            loss = (logits.logsumexp(1) - logits.masked_fill(~positive, float("-inf")).logsumexp(1)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -43,7 +43,7 @@ def cmd_adapter(args: argparse.Namespace) -> int:
     vectors, owner, by_set = training_data(retriever, sets)
     questions = [row for rows in by_set.values() for row in rows]
     embedder = retriever.dense.embedder
-    params = TrainParams(rank=args.rank, steps=args.steps, folds=args.folds)
+    params = TrainParams(rank=args.rank, steps=args.steps, folds=args.folds, loss=args.loss)
     started = time.monotonic()
     adapter = train(vectors, owner, questions, embedder.name, params,
                     sources=[Path(p).name for p in sets],
@@ -94,4 +94,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     s.add_argument("--rank", type=int, default=TrainParams.rank)
     s.add_argument("--steps", type=int, default=TrainParams.steps)
     s.add_argument("--folds", type=int, default=TrainParams.folds)
+    s.add_argument("--loss", choices=("any", "each"), default=TrainParams.loss,
+                   help="any: one labelled article on top is enough; each: every labelled article is pulled up")
     s.set_defaults(func=cmd_adapter)

@@ -208,3 +208,33 @@ def test_a_broken_named_adapter_stops_a_command_but_not_the_served_index(mini_in
     served = Retriever.for_index(open_index(settings), settings, serving=True)
     assert served.adapter is None and served.search("企业无证排污怎么处罚", k=3)
     assert "Serving without the query adapter" in caplog.text
+
+
+def test_the_each_loss_pulls_up_every_labelled_article_not_just_the_nearest():
+    """Most of the bureau's questions are labelled with a duty and the article punishing it. The question's
+    words sit near the duty; penalty articles share a style of their own (a direction here). The "any" loss is
+    content with the duty on top; "each" also brings its penalty into the top 5."""
+    rng = np.random.default_rng(3)
+    pairs = ARTICLES // 2
+
+    def unit(m: np.ndarray) -> np.ndarray:
+        return m / np.linalg.norm(m, axis=-1, keepdims=True)
+    duties = unit(rng.normal(size=(pairs, DIM)))
+    style, corner = unit(rng.normal(size=DIM)) * 2.0, unit(rng.normal(size=DIM)) * 1.6
+    penalties = unit(duties + style + rng.normal(scale=0.15, size=(pairs, DIM)))
+    arts = np.concatenate([duties, penalties]).astype(np.float32)  # article k: duty k; pairs + k: its penalty
+
+    def question(k: int) -> np.ndarray:  # lay questions in a corner of their own, as in _geometry
+        return unit(duties[k] + corner + rng.normal(scale=0.15, size=DIM)).astype(np.float32)
+    rows = [(f"问{k}", question(k), [k, pairs + k]) for k in range(0, pairs, 2)]
+    unseen = [(f"新问{k}", question(k), k) for k in range(1, pairs, 2)]
+
+    def both_in_top_5(loss: str) -> float:
+        adapter = train(arts, np.arange(ARTICLES), rows, "e", TrainParams(rank=4, steps=120, folds=2, loss=loss))
+        got = []
+        for text, vec, k in unseen:
+            top = set(np.argsort(-(arts @ adapter.apply(text, vec)))[:5].tolist())
+            got.append(k in top and pairs + k in top)
+        return float(np.mean(got))
+    any_, each = both_in_top_5("any"), both_in_top_5("each")
+    assert each > any_ + 0.2, (any_, each)
