@@ -209,7 +209,8 @@ def _tensors(chunk_vectors, chunk_article, rows, torch, loss: str = "any"):
     qv = torch.from_numpy(np.stack([v for _, v, _ in rows]).astype(np.float32))
     if loss == "any":
         return chunks, qv, torch.stack([torch.isin(owner, torch.tensor(labels)) for _, _, labels in rows])
-    present = [[g for g in labels if bool((owner == g).any())] or labels for _, _, labels in rows]
+    # a labelled article without an embedded chunk has no mass to pull up (a question left with none adds no row)
+    present = [[g for g in labels if bool((owner == g).any())] for _, _, labels in rows]
     which = torch.tensor([i for i, labels in enumerate(present) for _ in labels])
     weight = torch.tensor([1.0 / len(labels) for labels in present for _ in labels])
     masks = torch.stack([owner == g for labels in present for g in labels])
@@ -221,7 +222,7 @@ def _rows_of(positive, rows, torch):
     if not isinstance(positive, tuple):
         return positive[rows]
     which, weight, masks = positive
-    new = torch.full((int(which.max()) + 1,), -1, dtype=torch.long)
+    new = torch.full((max(int(which.max()), int(rows.max())) + 1,), -1, dtype=torch.long)
     new[rows] = torch.arange(len(rows))
     keep = new[which] >= 0
     return new[which][keep], weight[keep], masks[keep]

@@ -238,3 +238,14 @@ def test_the_each_loss_pulls_up_every_labelled_article_not_just_the_nearest():
         return float(np.mean(got))
     any_, each = both_in_top_5("any"), both_in_top_5("each")
     assert each > any_ + 0.2, (any_, each)
+
+
+@pytest.mark.parametrize("loss", ["any", "each"])
+def test_a_labelled_article_without_a_vector_does_not_spoil_training(loss):
+    # the dense index may still be filling: a question's article can have no embedded chunk yet
+    arts, question = _geometry(2)
+    rows = [(f"问{i}", question(i), [i]) for i in range(40)] + [("未嵌入的条文", question(3), [ARTICLES + 7])]
+    adapter = train(arts, np.arange(ARTICLES), rows, "e", TrainParams(rank=2, steps=5, folds=2, loss=loss))
+    assert np.isfinite(adapter.a).all() and np.isfinite(adapter.b).all()
+    v = question(5)
+    assert np.isfinite(adapter.apply("新问题", v)).all()
