@@ -6,8 +6,8 @@ stays as built) toward the articles that answer questions like it:
 
     q' = normalise(q + (q A) B),  A: dim x rank, B: rank x dim, B = 0 at the start (q' = q)
 
-trained with a softmax over every embedded chunk of the index (the labelled articles' chunks against all
-others), on labelled question sets. What it learns is the distribution of those sets: trained on STARD it
+trained with a softmax over every embedded chunk of the index (each labelled article's chunks against all
+others, so a question labelled with a duty and its penalty pulls toward both), on labelled question sets. What it learns is the distribution of those sets: trained on STARD it
 helps STARD-like questions and hurts the bureau's environmental ones, and the other way round (measured,
 README "Query adapter"), so it is trained on both kinds together.
 
