@@ -7,9 +7,10 @@ stays as built) toward the articles that answer questions like it:
     q' = normalise(q + (q A) B),  A: dim x rank, B: rank x dim, B = 0 at the start (q' = q)
 
 trained with a softmax over every embedded chunk of the index (each labelled article's chunks against all
-others, so a question labelled with a duty and its penalty pulls toward both), on labelled question sets. What it learns is the distribution of those sets: trained on STARD it
-helps STARD-like questions and hurts the bureau's environmental ones, and the other way round (measured,
-README "Query adapter"), so it is trained on both kinds together.
+others, so a question labelled with a duty and its penalty pulls toward both), on labelled question sets.
+What it learns is the distribution of those sets: trained on STARD it helps STARD-like questions and hurts
+the bureau's environmental ones, and the other way round (measured, README "Query adapter"), so it is trained
+on both kinds together.
 
 Honest figures need care: evaluated on its own training questions an adapter looks better than it is.
 So a file holds `folds` adapters, each trained without one fold of the questions, and the adapter
@@ -186,7 +187,7 @@ def train(chunk_vectors: np.ndarray, chunk_article: np.ndarray, questions: list[
     a_all, b_all = [], []
     for f in [*range(params.folds), None]:
         rows = torch.from_numpy(np.flatnonzero(folds != f) if f is not None else np.arange(len(usable)))
-        a, b = _fit(qv[rows], _rows_of(positive, rows, torch), chunks, dim, params, torch)
+        a, b = _fit(qv[rows], _rows_of(positive, rows, len(qv), torch), chunks, dim, params, torch)
         a_all.append(a)
         b_all.append(b)
         if progress:
@@ -202,11 +203,12 @@ def fit(chunk_vectors: np.ndarray, chunk_article: np.ndarray, questions: list[tu
     whose figures are then measured on other questions."""
     import torch
 
-    chunks, qv, positive = _tensors(chunk_vectors, chunk_article, [row for row in questions if row[2]], torch, params.loss)
+    rows = [row for row in questions if row[2]]
+    chunks, qv, positive = _tensors(chunk_vectors, chunk_article, rows, torch, params.loss)
     return _fit(qv, positive, chunks, qv.shape[1], params, torch)
 
 
-def _tensors(chunk_vectors, chunk_article, rows, torch, loss: str = "any"):
+def _tensors(chunk_vectors, chunk_article, rows, torch, loss: str):
     """Chunks, question vectors and the positives: per question a chunk mask ("any"), or per question one
     (labelled article, chunk mask) row each ("each"), as (question index, weight 1/labels, mask)."""
     chunks = torch.from_numpy(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
@@ -222,12 +224,12 @@ def _tensors(chunk_vectors, chunk_article, rows, torch, loss: str = "any"):
     return chunks, qv, (which, weight, masks)
 
 
-def _rows_of(positive, rows, torch):
-    """The positives of the questions `rows` (in that order), in either form _tensors gives."""
+def _rows_of(positive, rows, questions: int, torch):
+    """The positives of the questions `rows` (in that order) of `questions`, in either form _tensors gives."""
     if not isinstance(positive, tuple):
         return positive[rows]
     which, weight, masks = positive
-    new = torch.full((max(int(which.max()), int(rows.max())) + 1,), -1, dtype=torch.long)
+    new = torch.full((questions,), -1, dtype=torch.long)  # a question's index among `rows`, -1 if not there
     new[rows] = torch.arange(len(rows))
     keep = new[which] >= 0
     return new[which][keep], weight[keep], masks[keep]

@@ -508,7 +508,7 @@ class Retriever:
         started = time.perf_counter()
         laws = [law for law in self.catalog.laws() if law.status == STATUS_CURRENT and is_domain_law(law.title)]
         for law in laws:
-            self._liability._obligations(law.law_id)
+            self._liability.obligations(law.law_id)
         log.info("liability matching warmed for %d laws in %.1f s", len(laws), time.perf_counter() - started)
 
     def similarity(self, question: str, hits: list[Hit]) -> float | None:
